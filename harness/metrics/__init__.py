@@ -1,0 +1,1 @@
+"""Run metrics: the recorder plugins write to, and summaries with units."""

@@ -1,0 +1,102 @@
+"""Check the command line before Hydra creates any directory or starts any job.
+
+Every value of every swept key is composed once (so an unknown choice or a mistyped
+value anywhere in a sweep stops at once, with one line); a single run is also checked
+semantically. Combinations of valid values that are semantically wrong (a quorum larger
+than a swept replica count) are left to the run, which records them as failed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from omegaconf import DictConfig
+
+from harness import CONF_DIR
+from harness.config.schema import register_schemas
+from harness.config.validate import ConfigError, omegaconf_line, validate
+
+GROUP_NAMES = ("system", "workload", "hardware", "cluster", "faults", "backend", "suite")
+
+
+def check(overrides: list[str], multirun: bool) -> int:
+    """Validate; return how many runs the command will launch."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    app = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(app)
+    except HydraException as exc:
+        raise ConfigError(_first_line(exc)) from None
+    variants = [(o, _values(o)) for o in parsed]
+    if any(len(values) > 1 for _o, values in variants) and not multirun:
+        swept = next(o.input_line for o, values in variants if len(values) > 1)
+        raise ConfigError(f"{swept}: several values need a sweep; add -m (harness -m {swept})")
+    for config in _probe_configs(variants):
+        if not multirun:
+            validate(config)
+    return math.prod(len(values) for _o, values in variants) if variants else 1
+
+
+def _values(override: Any) -> list[str]:
+    if override.is_sweep_override():
+        return list(override.sweep_string_iterator())
+    return [override.get_value_element_as_str()] if not override.is_delete() else [""]
+
+
+def _probe_configs(variants: list[tuple[Any, list[str]]]) -> list[DictConfig]:
+    """One composition per distinct value of each swept key, the others at their first."""
+    base = [_line(o, values[0]) for o, values in variants]
+    probes = [base]
+    for i, (override, values) in enumerate(variants):
+        for value in values[1:]:
+            probes.append(base[:i] + [_line(override, value)] + base[i + 1 :])
+    return [compose_config(p) for p in probes]
+
+
+def _line(override: Any, value: str) -> str:
+    if override.is_delete():
+        return override.input_line
+    prefix = {"ADD": "+", "FORCE_ADD": "++"}.get(override.type.name, "")
+    return f"{prefix}{override.key_or_group}={value}"
+
+
+def compose_config(overrides: list[str], with_hydra: bool = False) -> DictConfig:
+    """Compose ``conf/`` plus plugin YAML with ``overrides``; bad input raises ConfigError."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException, MissingConfigException
+    from omegaconf.errors import OmegaConfBaseException
+
+    register_schemas()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            return compose(config_name="config", overrides=overrides, return_hydra_config=with_hydra)
+    except MissingConfigException as exc:
+        raise ConfigError(_missing_choice(exc, overrides)) from None
+    except OmegaConfBaseException as exc:
+        raise ConfigError(omegaconf_line(exc)) from None
+    except HydraException as exc:
+        cause = exc.__cause__
+        if isinstance(cause, OmegaConfBaseException):
+            raise ConfigError(omegaconf_line(cause)) from None
+        raise ConfigError(_first_line(exc)) from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _missing_choice(exc: Any, overrides: list[str]) -> str:
+    group = next((g for g in GROUP_NAMES if f"'{g}/" in str(exc) or f"in '{g}'" in str(exc)), None)
+    options = sorted(getattr(exc, "options", None) or [])
+    if group:
+        value = next((o.split("=", 1)[1] for o in overrides if o.lstrip("+").split("=")[0] == group), "?")
+        return f"{group}={value!r}: unknown choice; available: {', '.join(options) or 'none'}"
+    return _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
