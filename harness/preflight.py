@@ -9,6 +9,7 @@ than a swept replica count) are left to the run, which records them as failed.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from omegaconf import DictConfig
@@ -76,7 +77,7 @@ def compose_config(overrides: list[str], with_hydra: bool = False) -> DictConfig
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
             return compose(config_name="config", overrides=overrides, return_hydra_config=with_hydra)
     except MissingConfigException as exc:
-        raise ConfigError(_missing_choice(exc, overrides)) from None
+        raise ConfigError(_missing_choice(exc)) from None
     except OmegaConfBaseException as exc:
         raise ConfigError(omegaconf_line(exc)) from None
     except HydraException as exc:
@@ -88,13 +89,13 @@ def compose_config(overrides: list[str], with_hydra: bool = False) -> DictConfig
         GlobalHydra.instance().clear()
 
 
-def _missing_choice(exc: Any, overrides: list[str]) -> str:
-    group = next((g for g in GROUP_NAMES if f"'{g}/" in str(exc) or f"in '{g}'" in str(exc)), None)
+def _missing_choice(exc: Any) -> str:
+    found = re.search(r"Could not (?:find|load) '([\w/]+?)/([^']+)'", str(exc))
+    if not found:
+        return _first_line(exc)
+    group, value = found.groups()
     options = sorted(getattr(exc, "options", None) or [])
-    if group:
-        value = next((o.split("=", 1)[1] for o in overrides if o.lstrip("+").split("=")[0] == group), "?")
-        return f"{group}={value!r}: unknown choice; available: {', '.join(options) or 'none'}"
-    return _first_line(exc)
+    return f"{group}={value!r}: unknown choice; available: {', '.join(options) or 'none'}"
 
 
 def _first_line(exc: BaseException) -> str:

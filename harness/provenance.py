@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
-from harness.plugin_manager import plugin_manager, registry
+from harness.plugin_manager import registry
 
 
 def canonical_json(value: Any) -> str:
@@ -26,15 +26,16 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """A hash of the harness's and every loaded plugin's source and YAML.
+@functools.lru_cache(maxsize=None)
+def code_version(plugin_modules: tuple[str, ...] = ()) -> str:
+    """A hash of the harness core's source and YAML plus that of the given plugins.
 
     Resume keys include it, so editing a system (even without a commit) never reuses a
-    result the old code produced.
+    result the old code produced, while results of systems whose code did not change
+    stay reusable.
     """
     digest = hashlib.sha256(harness.__version__.encode())
-    for root in _source_roots():
+    for root in _source_roots(plugin_modules):
         for path in sorted(root.rglob("*")):
             if path.suffix in (".py", ".yaml") and "__pycache__" not in path.parts:
                 digest.update(str(path.relative_to(root)).encode())
@@ -42,11 +43,10 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def _source_roots() -> list[Path]:
+def _source_roots(plugin_modules: tuple[str, ...]) -> list[Path]:
     roots = {Path(harness.__file__).parent, harness.CONF_DIR}
-    for name, module in plugin_manager().list_name_plugin():
-        top = getattr(module, "__name__", "").split(".")[0]
-        spec = importlib.util.find_spec(top) if top else None
+    for name in plugin_modules:
+        spec = importlib.util.find_spec(name)
         if spec and spec.submodule_search_locations:
             roots.update(Path(p) for p in spec.submodule_search_locations)
         elif spec and spec.origin:

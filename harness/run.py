@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 import harness
 from harness.config.schema import BACKEND_RUN_CONTROL_KEYS, RUN_CONTROL_KEYS
 from harness.config.validate import ConfigError, validate
-from harness.plugin_manager import PluginError, call_each, plugin_manager
+from harness.plugin_manager import PluginError, call_each, plugin_manager, registry
 from harness.provenance import canonical_json, code_version, git_revision, host_facts, plugin_versions, sha256
 from harness.results.record import write_record
 from harness.results.store import ResultsStore
@@ -40,7 +40,16 @@ def identity(config: DictConfig) -> tuple[str, str]:
     for key in BACKEND_RUN_CONTROL_KEYS:
         resolved.get("backend", {}).pop(key, None)
     config_hash = sha256(canonical_json(resolved))
-    return config_hash, sha256(config_hash + code_version())
+    return config_hash, sha256(config_hash + run_code_version(config))
+
+
+def run_code_version(config: DictConfig) -> str:
+    """The code that computes this run: the core plus its system's and workload's plugins."""
+    reg = registry()
+    modules = tuple(
+        sorted({p.plugin.module for p in (reg.systems.get(str(config.system.name)), reg.workloads.get(str(config.workload.name))) if p})
+    )
+    return code_version(modules)
 
 
 def new_record(config: DictConfig, job_dir: Path, overrides: list[str], choices: dict[str, Any], sweep_dir: str | None) -> dict[str, Any]:
@@ -50,7 +59,7 @@ def new_record(config: DictConfig, job_dir: Path, overrides: list[str], choices:
         "run_id": f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S-%f}-{uuid.uuid4().hex[:4]}",
         "key": key,
         "config_hash": config_hash,
-        "code_version": code_version(),
+        "code_version": run_code_version(config),
         "config": OmegaConf.to_container(config, resolve=True),
         "choices": {g: choices.get(g) for g in GROUPS},
         "overrides": list(overrides),
@@ -123,8 +132,6 @@ def _blame(record: dict[str, Any], exc: Exception) -> str:
 
 
 def _plugin_of(system: str | None) -> str:
-    from harness.plugin_manager import registry
-
     provided = registry().systems.get(system or "")
     return provided.plugin.name if provided else ""
 

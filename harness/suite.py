@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,6 @@ class Suite:
     description: str
     runs: tuple[SuiteRun, ...]
     tolerances: Tolerances
-    results_dir: Path = Path("results")  # absolute once loaded: where the index lives
 
 
 @dataclass(frozen=True)
@@ -85,35 +84,56 @@ class PreparedRun:
 # --- the suite definition ------------------------------------------------------------------
 
 
+def _suite_files() -> dict[str, Path]:
+    """Suite name -> its YAML, in Hydra's search-path order (conf/ first, then plugins)."""
+    from harness import CONF_DIR
+    from harness.plugin_manager import registry
+
+    found: dict[str, Path] = {}
+    for directory in [CONF_DIR, *(d for d, _plugin in registry().config_dirs)]:
+        for path in sorted((Path(directory) / "suite").glob("*.yaml")):
+            found.setdefault(path.stem, path)
+    found.pop(NO_SUITE, None)
+    return found
+
+
 def available_suites() -> list[str]:
     """Names of the suites in ``conf/suite/`` and every plugin's ``conf/suite/``."""
-    from harness.plugin_manager import registry
-    from harness.plugins_cmd import yaml_choices
-
-    names = {name for group, name, _d, _p in yaml_choices(registry().config_dirs) if group == "suite"}
-    return sorted(names - {NO_SUITE})
+    return sorted(_suite_files())
 
 
-def load_suite(name: str, extra: Sequence[str] = ()) -> Suite:
-    """Compose ``suite=name`` and read its runs and tolerances; SuiteError if unusable."""
-    from harness.preflight import compose_config
+def load_suite(name: str) -> Suite:
+    """Read and type-check suite ``name`` (SuiteConfig schema); SuiteError if unusable.
 
-    known = available_suites()
-    if name not in known:
-        raise SuiteError(f"unknown suite {name!r}; available: {', '.join(known) or 'none'}")
+    The file is read on its own, not composed with the rest of the config, so a suite
+    can be listed and loaded whatever the default system is.
+    """
+    import yaml
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from harness.config.schema import SuiteConfig
+    from harness.config.validate import omegaconf_line
+
+    files = _suite_files()
+    if name not in files:
+        raise SuiteError(f"unknown suite {name!r}; available: {', '.join(sorted(files)) or 'none'}")
     try:
-        config = compose_config([f"suite={name}", *extra])
-    except ConfigError as exc:
-        raise SuiteError(f"suite {name!r}: {exc}") from None
-    node = config.suite
+        data = yaml.safe_load(files[name].read_text(encoding="utf-8")) or {}
+        node = OmegaConf.merge(OmegaConf.structured(SuiteConfig), data)
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"suite {name!r} ({files[name]}): unreadable YAML: {str(exc).splitlines()[0]}") from None
+    except OmegaConfBaseException as exc:
+        raise SuiteError(f"suite {name!r} ({files[name]}): {omegaconf_line(exc)}") from None
+    if str(node.name) != name:
+        raise SuiteError(f"suite {name!r} ({files[name]}): name: {node.name!r} must be the file's name, {name!r}")
     runs = tuple(SuiteRun(str(r.name), tuple(str(o) for o in r.overrides)) for r in node.runs)
     if not runs:
         raise SuiteError(f"suite {name!r} has no runs")
     duplicated = sorted({r.name for r in runs if sum(s.name == r.name for s in runs) > 1})
     if duplicated:
         raise SuiteError(f"suite {name!r}: run names must be unique; repeated: {', '.join(duplicated)}")
-    results_dir = Path(str(config.results_dir)).resolve()
-    return Suite(str(node.name), str(node.description), runs, tolerances_of(node.tolerances), results_dir)
+    return Suite(name, str(node.description), runs, tolerances_of(node.tolerances))
 
 
 def tolerances_of(mapping: Mapping[str, Any]) -> Tolerances:
@@ -123,12 +143,18 @@ def tolerances_of(mapping: Mapping[str, Any]) -> Tolerances:
     return Tolerances(default, {k: v for k, v in values.items() if k not in DEFAULT_KEYS})
 
 
-def prepare_runs(suite: Suite, out_dir: Path, extra: Sequence[str] = ()) -> list[PreparedRun]:
-    """Compose and validate every run before any runs: a bad one stops the suite (exit 2)."""
-    return [_prepare(suite, run, out_dir, extra) for run in suite.runs]
+def prepare_runs(suite: Suite, out_dir: Path | None = None, extra: Sequence[str] = ()) -> list[PreparedRun]:
+    """Compose and validate every run before any runs: a bad one stops the suite (exit 2).
+
+    Records go to ``out_dir/<run name>/`` (default: ``<results_dir>/suites/<NAME>/<time>``).
+    """
+    prepared = [_prepare(suite, run, extra) for run in suite.runs]
+    _check_distinct(suite, prepared)
+    out = out_dir or Path(prepared[0].config["results_dir"]) / "suites" / suite.name / _stamp()
+    return [replace(run, job_dir=str(out.resolve() / run.name)) for run in prepared]
 
 
-def _prepare(suite: Suite, run: SuiteRun, out_dir: Path, extra: Sequence[str]) -> PreparedRun:
+def _prepare(suite: Suite, run: SuiteRun, extra: Sequence[str]) -> PreparedRun:
     from omegaconf import OmegaConf
 
     from harness.config.validate import validate
@@ -136,14 +162,39 @@ def _prepare(suite: Suite, run: SuiteRun, out_dir: Path, extra: Sequence[str]) -
 
     overrides = (*run.overrides, *extra)
     try:
-        composed = compose_config([f"suite={suite.name}", *overrides, f"results_dir={suite.results_dir}"], with_hydra=True)
+        composed = compose_config([f"suite={suite.name}", *overrides], with_hydra=True)
+        overrides = tuple(o for o in overrides if not _run_control(o))
         choices = dict(composed.hydra.runtime.choices)
         plain = OmegaConf.to_container(composed, resolve=False)
         plain.pop("hydra")
+        # Workers may not share this working directory; results_dir is not part of the hash.
+        plain["results_dir"] = str(Path(str(plain["results_dir"])).resolve())
         validate(OmegaConf.create(plain))
     except ConfigError as exc:
         raise SuiteError(f"suite {suite.name!r}, run {run.name!r}: {exc}") from None
-    return PreparedRun(run.name, plain, overrides, choices, str(out_dir / run.name))
+    return PreparedRun(run.name, plain, overrides, choices, "")
+
+
+def _check_distinct(suite: Suite, prepared: Sequence[PreparedRun]) -> None:
+    # Runs are matched with the baseline by config hash: two runs of one config are one run.
+    from omegaconf import OmegaConf
+
+    from harness.run import identity
+
+    seen: dict[str, str] = {}
+    for run in prepared:
+        config_hash = identity(OmegaConf.create(run.config))[0]
+        if config_hash in seen:
+            raise SuiteError(f"suite {suite.name!r}: runs {seen[config_hash]!r} and {run.name!r} have the same config")
+        seen[config_hash] = run.name
+
+
+def _run_control(override: str) -> bool:
+    """An override that cannot change a metric (results_dir=..., rerun=true): not recorded."""
+    from harness.config.schema import BACKEND_RUN_CONTROL_KEYS, RUN_CONTROL_KEYS
+
+    key = override.lstrip("+~").split("=", 1)[0].strip()
+    return key in RUN_CONTROL_KEYS or key in {f"backend.{k}" for k in BACKEND_RUN_CONTROL_KEYS}
 
 
 # --- running -------------------------------------------------------------------------------
@@ -189,6 +240,7 @@ def baseline_record(record: Mapping[str, Any], run_name: str) -> dict[str, Any]:
     out = dict(record)
     out["job_dir"] = run_name
     out["sweep_dir"] = None
+    out["overrides"] = [o for o in out.get("overrides") or () if not _run_control(str(o))]
     config = dict(out.get("config") or {})
     if "results_dir" in config:
         config["results_dir"] = "results"
@@ -240,7 +292,7 @@ def _parser() -> argparse.ArgumentParser:
 def suite_main(argv: Sequence[str]) -> int:
     """``harness suite NAME ...`` (``argv`` excludes the verb); returns the exit code."""
     try:
-        args = _parser().parse_args(list(argv))
+        args = _parser().parse_intermixed_args(list(argv))  # options may follow KEY=VALUE
     except SystemExit as exc:  # argparse exits on --help (0) and on bad usage (2)
         return exc.code if isinstance(exc.code, int) else EXIT_UNUSABLE
     if args.list or not args.name:
@@ -258,7 +310,7 @@ def suite_main(argv: Sequence[str]) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     extra = list(args.overrides)
-    suite = load_suite(args.name, extra)
+    suite = load_suite(args.name)
     baseline_dir: Path = args.baseline or BASELINE_ROOT / suite.name
     baseline = _load_baseline(baseline_dir)
     if baseline is None and not args.update_baseline:
@@ -266,8 +318,8 @@ def _run(args: argparse.Namespace) -> int:
             f"no baseline for suite {suite.name!r} at {baseline_dir}; create it on purpose with "
             f"`harness suite {suite.name} --update-baseline` and commit that directory"
         )
-    out_dir = (args.out or suite.results_dir / "suites" / suite.name / _stamp()).resolve()
-    runs = prepare_runs(suite, out_dir, extra)
+    runs = prepare_runs(suite, args.out, extra)
+    out_dir = Path(runs[0].job_dir).parent
     print(f"suite {suite.name}: {len(runs)} run(s) -> {out_dir}", file=sys.stderr, flush=True)
     records = run_suite(runs, jobs=args.jobs, label=suite.name)
     _print_table(records, out_dir)

@@ -29,6 +29,7 @@ class SweepState:
     expected_runs: int = 1
     exit_code: int = 0
     records: list[dict[str, Any]] = field(default_factory=list)
+    progress: Progress | None = None
 
 
 state = SweepState()
@@ -68,19 +69,19 @@ def _finish_single(record: dict[str, Any], quiet: bool) -> None:
 
 
 class SweepCallback(Callback):
-    def __init__(self) -> None:
-        self._progress: Progress | None = None
+    """Holds no state itself: launchers pickle it with every job."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._progress = Progress(Path(config.hydra.sweep.dir), state.expected_runs)
-        self._progress.start()
+        state.progress = Progress(Path(config.hydra.sweep.dir), state.expected_runs)
+        state.progress.start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from harness.report.table import report
         from harness.results.record import load_records
 
-        if self._progress:
-            self._progress.stop()
+        if state.progress:
+            state.progress.stop()
+            state.progress = None
         sweep_dir = Path(config.hydra.sweep.dir)
         records = load_records(sweep_dir)
         state.records = records

@@ -174,20 +174,9 @@ class Config:
 RUN_CONTROL_KEYS = ("results_dir", "rerun", "quiet", "suite")
 BACKEND_RUN_CONTROL_KEYS = ("timeout_s", "description")
 
-SCHEMAS: dict[str, type] = {
-    "hardware": HardwareProfile,
-    "cluster": ClusterConfig,
-    "faults": FaultsConfig,
-    "backend": BackendConfig,
-    "suite": SuiteConfig,
-}
-
-
 def register_schemas() -> None:
-    """Store the root and group schemas so YAML defaults lists can extend them."""
+    """Store the root schema; config.yaml names it first in its defaults list, so every
+    core group (hardware, cluster, faults, backend, suite) is typed by its dataclass."""
     from hydra.core.config_store import ConfigStore
 
-    store = ConfigStore.instance()
-    store.store(name="harness_schema", node=Config)
-    for group, node in SCHEMAS.items():
-        store.store(group=group, name=f"{group}_schema", node=node)
+    ConfigStore.instance().store(name="harness_schema", node=Config)

@@ -7,6 +7,7 @@ without leaking open figures.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import sys
@@ -36,6 +37,9 @@ def _figure() -> Figure:
 
     if "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("Agg")  # before seaborn pulls in pyplot; a caller's choice stands
+    # Swept values such as "50" are categories on a bar chart on purpose; matplotlib's
+    # info-level note about it would otherwise reach the console through Hydra's logging.
+    logging.getLogger("matplotlib.category").setLevel(logging.WARNING)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

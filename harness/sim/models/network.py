@@ -43,16 +43,40 @@ class _Flow:
         self.bottleneck = -1  # link index it froze on in the last filling; -1: its own cap
 
 
-class FlowNetwork:
-    """Links with capacities and the flows crossing them; all times are absolute seconds."""
+class _LinkView:
+    """One link as seen by one recomputation (members re-filled, the rest held fixed)."""
+
+    __slots__ = ("members", "anchored", "residual", "fixed_load")
 
     def __init__(self) -> None:
+        self.members: list[_Flow] = []
+        self.anchored: list[_Flow] = []  # non-members whose bottleneck is this link
+        self.residual = 0.0
+        self.fixed_load = 0.0  # load of the flows held fixed
+
+
+class FlowNetwork:
+    """Links with capacities and the flows crossing them; all times are absolute seconds.
+
+    ``min_interval_s`` (default 0: exact) lets a large run trade accuracy for speed: rates
+    are then recomputed at most once per interval of simulated time, so a new flow may wait
+    up to one interval for its first rate and capacity freed by a finished flow may sit idle
+    as long. Capacities are never exceeded either way.
+    """
+
+    def __init__(self, min_interval_s: float = 0.0) -> None:
+        if not math.isfinite(min_interval_s) or min_interval_s < 0:
+            raise ValueError(f"min_interval_s={min_interval_s!r}: expected a finite number >= 0")
+        self._interval = float(min_interval_s)
+        self._last_solve = -INF
+        self._urgent = False
         self._link_index: dict[Hashable, int] = {}
         self._link_names: list[Hashable] = []
         self._capacity: list[float] = []
         self._link_flows: list[dict[int, _Flow]] = []  # active flows per link, in start order
         self._carried: list[float] = []  # bytes delivered across each link up to settlement
         self._load: list[float] = []  # sum of the current rates of the flows on each link
+        self._anchored: list[dict[int, _Flow]] = []  # flows whose bottleneck each link is
         self._flows: dict[int, _Flow] = {}  # active flows, in start order
         self._seq = 0
         self._clock = 0.0
@@ -76,6 +100,7 @@ class FlowNetwork:
         self._link_flows.append({})
         self._carried.append(0.0)
         self._load.append(0.0)
+        self._anchored.append({})
 
     def set_capacity(self, link: Hashable, capacity_Bps: float, now: float) -> None:
         """Change a link's capacity at ``now`` (0 stalls its flows until it comes back)."""
@@ -86,6 +111,7 @@ class FlowNetwork:
             return
         self._capacity[index] = float(capacity_Bps)
         self._mark_changed((index,), 0.0)
+        self._urgent = True  # a smaller capacity must never be exceeded, even briefly
 
     def capacity(self, link: Hashable) -> float:
         return self._capacity[self._index(link)]
@@ -153,7 +179,11 @@ class FlowNetwork:
         if self._done:
             return self._clock
         entry = self._peek()
-        return None if entry is None else entry[0]
+        finish = None if entry is None else entry[0]
+        if self._dirty:  # a deferred recomputation is an event too
+            due = self._solve_due()
+            finish = due if finish is None else min(finish, due)
+        return finish
 
     def rate(self, flow: int) -> float:
         self._solve()
@@ -203,10 +233,16 @@ class FlowNetwork:
         while True:
             self._solve()
             entry = self._peek()
-            if entry is None or entry[0] > now + _time_tolerance(now):
+            finish = INF if entry is None else entry[0]
+            due = self._solve_due() if self._dirty else INF
+            if min(finish, due) > now + _time_tolerance(now):
                 break
-            self._clock = max(self._clock, min(entry[0], now))
-            self._complete_due(entry[0] + _time_tolerance(entry[0]))
+            if due < finish:
+                self._clock = max(self._clock, min(due, now))
+                self._solve(force=True)
+                continue
+            self._clock = max(self._clock, min(finish, now))
+            self._complete_due(finish + _time_tolerance(finish))
         self._clock = now
 
     def _complete_due(self, until: float) -> None:
@@ -240,8 +276,11 @@ class FlowNetwork:
         """Take a flow out and note which links (and from which rate up) it affected."""
         del self._flows[record.fid]
         for link in record.path:
-            del self._link_flows[link][record.fid]
-            self._load[link] -= record.rate
+            flows_here = self._link_flows[link]
+            del flows_here[record.fid]
+            self._load[link] = self._load[link] - record.rate if flows_here else 0.0
+        if record.bottleneck >= 0:
+            self._anchored[record.bottleneck].pop(record.fid, None)
         if record.fid in self._new:
             del self._new[record.fid]  # never got a rate: nothing else depended on it
             self._mark_changed(record.path, INF)
@@ -266,7 +305,10 @@ class FlowNetwork:
         for link in links:
             self._seeds[link] = None
 
-    def _solve(self) -> None:
+    def _solve_due(self) -> float:
+        return self._last_solve + self._interval
+
+    def _solve(self, force: bool = False) -> None:
         """Re-fill the flows a change can affect; see the module docstring.
 
         The member set starts from the changed links and grows through saturated links
@@ -277,6 +319,10 @@ class FlowNetwork:
         """
         if not self._dirty:
             return
+        if not (force or self._urgent) and self._interval > 0 and self._clock < self._solve_due():
+            return  # deferred: _advance_to runs it when its time comes
+        self._last_solve = self._clock
+        self._urgent = False
         theta = min(self._theta, self._entry_level())
         threshold = theta * (1.0 - 1e-9) - 1e-12
         members: dict[int, _Flow] = {fid: self._flows[fid] for fid in self._new}
@@ -287,9 +333,9 @@ class FlowNetwork:
             touched = dict(visited)
             for record in members.values():
                 touched.update(dict.fromkeys(record.path))
-            on_link, residual = self._residuals(members, touched)
-            rates, bottleneck = self._fill(members, on_link, residual)
-            late = self._violations(members, touched, on_link, rates, bottleneck)
+            views = self._residuals(members, touched)
+            rates, bottleneck = self._fill(members, views)
+            late = self._violations(views, visited, threshold, rates, bottleneck)
             if not late:
                 break
             start = []
@@ -323,10 +369,6 @@ class FlowNetwork:
             level = min(level, _saturation_level(self._capacity[link], others, count))
         return level
 
-    def _saturated(self, link: int) -> bool:
-        capacity = self._capacity[link]
-        return self._load[link] >= capacity * (1.0 - 1e-9) - 1e-9
-
     def _grow(self, members: dict[int, _Flow], start: list[int], visited: dict[int, None], threshold: float) -> None:
         """Add flows at or above ``threshold`` reachable from ``start`` through saturated links.
 
@@ -335,7 +377,7 @@ class FlowNetwork:
         """
         queue = [link for link in start if link not in visited]
         visited.update(dict.fromkeys(queue))
-        link_flows = self._link_flows
+        link_flows, load, capacity = self._link_flows, self._load, self._capacity
         while queue:
             link = queue.pop()
             for fid, record in link_flows[link].items():
@@ -343,34 +385,32 @@ class FlowNetwork:
                     continue
                 members[fid] = record
                 for other in record.path:
-                    if other not in visited and self._saturated(other):
+                    if other not in visited and load[other] >= capacity[other] * (1.0 - 1e-9) - 1e-9:
                         visited[other] = None
                         queue.append(other)
 
-    def _residuals(
-        self, members: dict[int, _Flow], links: dict[int, None]
-    ) -> tuple[dict[int, list[_Flow]], dict[int, float]]:
-        """Member flows on each link, and the capacity the other flows leave them."""
-        on_link: dict[int, list[_Flow]] = {}
-        residual: dict[int, float] = {}
-        capacity = self._capacity
-        for link in links:
-            left = capacity[link]
-            mine: list[_Flow] = []
-            for fid, record in self._link_flows[link].items():
-                if fid in members:
-                    mine.append(record)
-                else:
-                    left -= record.rate
-            if mine:
-                on_link[link] = mine
-                residual[link] = left if left > 0.0 else 0.0
-        return on_link, residual
+    def _residuals(self, members: dict[int, _Flow], links: dict[int, None]) -> dict[int, _LinkView]:
+        """Per link: member flows, the capacity the others leave them, and the non-members
+        whose bottleneck the link is (for the max-min check). O(members + anchored)."""
+        views = {link: _LinkView() for link in links}
+        for record in members.values():
+            for link in record.path:
+                view = views[link]
+                view.members.append(record)
+                view.fixed_load -= record.rate  # becomes load - members' old rates below
+        load, capacity, anchored = self._load, self._capacity, self._anchored
+        for link, view in views.items():
+            fixed = load[link] + view.fixed_load
+            fixed = fixed if fixed > 0.0 else 0.0
+            view.fixed_load = fixed
+            left = capacity[link] - fixed
+            view.residual = left if left > 0.0 else 0.0
+            if anchored[link]:
+                view.anchored = [r for fid, r in anchored[link].items() if fid not in members]
+        return views
 
     @staticmethod
-    def _fill(
-        members: dict[int, _Flow], on_link: dict[int, list[_Flow]], residual: dict[int, float]
-    ) -> tuple[dict[int, float], dict[int, int]]:
+    def _fill(members: dict[int, _Flow], views: dict[int, _LinkView]) -> tuple[dict[int, float], dict[int, int]]:
         """Progressive filling of ``members`` on the residual capacities.
 
         Returns each member's rate and bottleneck (the link it froze on; -1 for its cap).
@@ -379,7 +419,8 @@ class FlowNetwork:
         entry that is too low is pushed back with its current share, and no entry is ever
         too high.
         """
-        residual = dict(residual)
+        on_link = {link: view.members for link, view in views.items() if view.members}
+        residual = {link: views[link].residual for link in on_link}
         count = {link: len(records) for link, records in on_link.items()}
         heap = [(residual[link] / n, link) for link, n in count.items()]
         heapq.heapify(heap)
@@ -421,27 +462,43 @@ class FlowNetwork:
 
     def _violations(
         self,
-        members: dict[int, _Flow],
-        links: dict[int, None],
-        on_link: dict[int, list[_Flow]],
+        views: dict[int, _LinkView],
+        scanned: dict[int, None],
+        threshold: float,
         rates: dict[int, float],
         bottleneck: dict[int, int],
     ) -> list[_Flow]:
-        """Flows outside ``members`` that the new member rates leave unfair (max-min test)."""
+        """Flows outside the member set that the new member rates leave unfair.
+
+        Max-min holds iff every flow has a bottleneck: a saturated link on which no flow is
+        faster (or its own cap). Links no member uses keep their loads and rates, so only
+        these links can break it, in two ways: a non-member is faster than the level
+        members froze at on a link they share, or a non-member's bottleneck now has slack
+        or a faster member. On scanned links every non-member is below ``threshold``, so
+        the first case needs a scan only where members froze lower than that.
+        """
         late: dict[int, _Flow] = {}
-        for link in links:
-            mine = on_link.get(link, ())
-            level = max((rates[r.fid] for r in mine if bottleneck[r.fid] == link), default=-1.0)
-            fastest = max((rates[r.fid] for r in mine), default=-1.0)
-            load = sum(rates[r.fid] for r in mine)
-            others = [r for fid, r in self._link_flows[link].items() if fid not in members]
-            load += sum(r.rate for r in others)
+        for link, view in views.items():
+            level = -1.0
+            fastest = 0.0
+            load = view.fixed_load
+            for record in view.members:
+                rate = rates[record.fid]
+                load += rate
+                if rate > fastest:
+                    fastest = rate
+                if bottleneck[record.fid] == link and rate > level:
+                    level = rate
+            if level >= 0.0 and (link not in scanned or level < threshold):
+                limit = level * (1.0 + 1e-9) + 1e-12
+                for fid, record in self._link_flows[link].items():
+                    if record.rate > limit and fid not in rates:
+                        late[fid] = record
+            if not view.anchored:
+                continue
             slack = load < self._capacity[link] * (1.0 - 1e-9) - 1e-9
-            for record in others:
-                rate = record.rate
-                too_fast = level >= 0.0 and rate > level * (1.0 + 1e-9) + 1e-12
-                starved = record.bottleneck == link and (slack or fastest > rate * (1.0 + 1e-9) + 1e-12)
-                if too_fast or starved:
+            for record in view.anchored:
+                if slack or fastest > record.rate * (1.0 + 1e-9) + 1e-12:
                     late[record.fid] = record
         return list(late.values())
 
@@ -449,9 +506,16 @@ class FlowNetwork:
         heap = self._heap
         new = self._new
         load = self._load
+        anchored = self._anchored
         for fid, record in members.items():
             rate = rates[fid]
-            record.bottleneck = bottleneck[fid]
+            link = bottleneck[fid]
+            if link != record.bottleneck:
+                if record.bottleneck >= 0:
+                    anchored[record.bottleneck].pop(fid, None)
+                if link >= 0:
+                    anchored[link][fid] = record
+                record.bottleneck = link
             if fid not in new and _same_rate(record.rate, rate):
                 continue
             self._settle(record)

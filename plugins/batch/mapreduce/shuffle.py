@@ -37,6 +37,7 @@ from harness.sim.models.disk import disk_cost
 from harness.sim.runtime import NodeDown, Unreachable
 
 EXACT_SOURCES = 32  # rounds with at most this many distinct sources use one flow per source
+OWN_RACK_MERGE = 0.1  # own-rack bytes below this share of a round's off-rack bytes share its flow
 SLOW_REFRESH_S = 1.0  # re-read nodes' slow factors at most this often (sim seconds) at scale
 
 
@@ -67,7 +68,7 @@ class ShuffleModel:
         self.sent = np.zeros(n)
         self._slow = np.ones(n)
         self._slow_at = -np.inf
-        self._rtt_cache: dict[tuple[int, int], float] = {}
+        self._rtt_cache: dict[int, np.ndarray] = {}
         self._rep = {}  # (rack id) -> a node of that rack, for latency and reachability probes
         for node in self.nodes:
             self._rep.setdefault(int(self.rack[node.id]), node)
@@ -104,22 +105,18 @@ class ShuffleModel:
 
     def rtt_seconds(self, dst: Any, nodes: np.ndarray) -> np.ndarray:
         """Round trip of each fetch's request and reply headers (0 for local fetches)."""
-        src_racks = self.rack[nodes]
-        out = np.zeros(len(nodes))
-        for rack in np.unique(src_racks):
-            rtt = self._rtt(dst, int(rack))
-            out[src_racks == rack] = rtt
+        by_rack = self._rtt_cache.get(dst.id)
+        if by_rack is None:
+            by_rack = self._rtt_cache[dst.id] = np.array([self._rtt(dst, k) for k in range(len(self._rep))])
+        out = by_rack[self.rack[nodes]]
         out[nodes == dst.id] = 0.0
         return out
 
     def _rtt(self, dst: Any, rack: int) -> float:
-        key = (dst.id, rack)
-        if key not in self._rtt_cache:
-            rep = self._rep[rack]
-            if rep.id == dst.id:  # a same-rack representative: find another node of the rack
-                rep = next((n for n in self.nodes if int(self.rack[n.id]) == rack and n.id != dst.id), rep)
-            self._rtt_cache[key] = 2 * self.rt.topology.one_way_latency_s(rep, dst)
-        return self._rtt_cache[key]
+        rep = self._rep[rack]
+        if rep.id == dst.id:  # a same-rack representative: find another node of the rack
+            rep = next((n for n in self.nodes if int(self.rack[n.id]) == rack and n.id != dst.id), rep)
+        return 2 * self.rt.topology.one_way_latency_s(rep, dst)
 
     def wait_seconds(self, dst: Any, nodes: np.ndarray, region_bytes: np.ndarray) -> float:
         """How long a round of fetches takes before its last byte can arrive."""
@@ -160,7 +157,7 @@ class ShuffleModel:
         ok = self.valid(nodes, generations)
         wait = self.wait_seconds(dst, nodes, region_bytes)
         remote = ok & (nodes != dst.id) & (region_bytes > 0)
-        distinct = np.unique(nodes[remote])
+        distinct = np.nonzero(np.bincount(nodes[remote], minlength=len(self.nodes)))[0]
         if len(distinct) <= EXACT_SOURCES:
             failed = yield from self._exact(dst, nodes, region_bytes, remote, distinct, wait)
             ok &= ~np.isin(nodes, failed)
@@ -207,22 +204,33 @@ class ShuffleModel:
         rt.recorder.add("bytes_network", total, "B")
 
     def _groups(self, dst: Any, nodes: np.ndarray, nbytes: np.ndarray, remote: np.ndarray) -> list[tuple[list[Any], float, Any]]:
-        """(path, bytes, a representative source) per class of source: own rack, other racks, other sites."""
+        """(path, bytes, a representative source) per class of source: own rack, other racks
+        of this site, each other site. Own-rack bytes ride with the other-rack flow when they
+        are a small share (< OWN_RACK_MERGE) of it, to keep the flow count down."""
         dst_rack, dst_site = self.rack[dst.id], self.site[dst.id]
         src_rack, src_site = self.rack[nodes], self.site[nodes]
-        groups = []
-        own = float(nbytes[remote & (src_rack == dst_rack)].sum())
-        if own > 0:
-            groups.append(([("down", dst.id)], own, self._rep[int(dst_rack)]))
+        same_rack = remote & (src_rack == dst_rack)
+        own = float(nbytes[same_rack].sum())
         tail = [("rack_down", dst.rack), ("down", dst.id)]
-        for site in np.unique(src_site[remote & (src_rack != dst_rack)]).tolist():
-            mask = remote & (src_rack != dst_rack) & (src_site == site)
+        groups = []
+        off_rack = remote & ~same_rack
+        one_site = len(self.site_names) == 1
+        sites = [int(dst_site)] if one_site else np.unique(src_site[off_rack]).tolist()
+        for site in sites:
+            mask = off_rack if one_site else off_rack & (src_site == site)
             size = float(nbytes[mask].sum())
+            if size <= 0:
+                continue
             rep = self.nodes[int(nodes[mask][0])]
             if site == dst_site:
+                if 0 < own < OWN_RACK_MERGE * size:
+                    size += own
+                    own = 0.0
                 groups.append((tail, size, rep))
             else:
                 groups.append(([("wan", self.site_names[site], dst.site), *tail], size, rep))
+        if own > 0:
+            groups.append(([("down", dst.id)], own, self._rep[int(dst_rack)]))
         return groups
 
     def finish(self) -> None:
