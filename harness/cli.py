@@ -5,6 +5,7 @@
     harness plugins                    what every installed plugin provides
     harness report DIR                 table, CSV, Markdown and plots of a result set
     harness compare BASE CURRENT       metric-by-metric comparison; exit 1 on regression
+    harness export OUT.csv|.parquet    every indexed run x metric, tidy (--results-dir DIR)
     harness suite NAME                 run a committed suite, compare with its baseline
                                        (--update-baseline refreshes it on purpose)
     harness new-plugin NAME            write a plugin package to start from
@@ -28,6 +29,7 @@ VERBS = {
     "plugins": "harness.plugins_cmd:main",
     "report": "harness.report.table:report_main",
     "compare": "harness.compare:compare_main",
+    "export": "harness.export_cmd:main",
     "suite": "harness.suite:suite_main",
     "new-plugin": "harness.scaffold:new_plugin_main",
 }

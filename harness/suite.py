@@ -212,15 +212,26 @@ def execute_prepared(run: PreparedRun) -> dict[str, Any]:
 
 def run_suite(runs: Sequence[PreparedRun], jobs: int = -1, label: str = "suite") -> list[dict[str, Any]]:
     """Execute ``runs`` in parallel (joblib); print a progress line per finished run."""
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
     started = time.monotonic()
     done: dict[str, dict[str, Any]] = {}
-    parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
-    for record in parallel(delayed(execute_prepared)(run) for run in runs):
+    for record in _parallel(jobs)(delayed(execute_prepared)(run) for run in runs):
         done[Path(record["job_dir"]).name] = record
         _progress(label, done, len(runs), time.monotonic() - started)
     return [done[run.name] for run in runs]
+
+
+def _parallel(jobs: int) -> Any:
+    """Results as they finish (joblib >= 1.4), else in order (1.3), else all at the end."""
+    from joblib import Parallel
+
+    for return_as in ("generator_unordered", "generator"):
+        try:
+            return Parallel(n_jobs=jobs, return_as=return_as)
+        except (TypeError, ValueError):
+            continue
+    return Parallel(n_jobs=jobs)
 
 
 def _progress(label: str, done: Mapping[str, Mapping[str, Any]], total: int, elapsed: float) -> None:
@@ -330,9 +341,62 @@ def _run(args: argparse.Namespace) -> int:
         return _update_baseline(suite, records, baseline_dir)
     assert comparison is not None
     if comparison.exit_code == EXIT_UNUSABLE:
+        for line in config_changes(baseline or [], records):
+            print(line, file=sys.stderr)
         print(f"the suite's runs no longer match the baseline's (a run was added, removed or its config changed);"
               f" if that is on purpose: harness suite {suite.name} --update-baseline", file=sys.stderr)  # fmt: skip
     return comparison.exit_code
+
+
+def config_changes(baseline: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]], shown: int = 4) -> list[str]:
+    """For each run whose config hash differs from its baseline's, the keys that changed."""
+    base_by_name = {Path(str(r.get("job_dir"))).name: r for r in baseline}
+    lines = []
+    for record in records:
+        name = Path(str(record["job_dir"])).name
+        base = base_by_name.get(name)
+        if base is None or base.get("config_hash") == record.get("config_hash"):
+            continue
+        changed = _differences(_flat(_hashed(base.get("config") or {})), _flat(_hashed(record.get("config") or {})))
+        more = f" (and {len(changed) - shown} more)" if len(changed) > shown else ""
+        lines.append(f"run {name!r}: config changed since the baseline: {'; '.join(changed[:shown])}{more}")
+    return lines
+
+
+def _hashed(config: Mapping[str, Any]) -> dict[str, Any]:
+    # The part of a record's config that its config_hash covers (see harness.run.identity).
+    from harness.config.schema import BACKEND_RUN_CONTROL_KEYS, RUN_CONTROL_KEYS
+
+    out = {k: v for k, v in config.items() if k not in RUN_CONTROL_KEYS}
+    if isinstance(out.get("backend"), Mapping):
+        out["backend"] = {k: v for k, v in out["backend"].items() if k not in BACKEND_RUN_CONTROL_KEYS}
+    return out
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        items: dict[str, Any] = {}
+        for key, inner in value.items():
+            items.update(_flat(inner, f"{prefix}{key}."))
+        return items
+    return {prefix.rstrip("."): value}
+
+
+def _differences(base: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    missing = object()
+    # Figures first: a description or a citation never moved a metric.
+    keys = sorted(set(base) | set(current), key=lambda k: (k.endswith("description") or ".sources." in f".{k}", k))
+    return [
+        f"{key} {_short(base.get(key, missing), missing)} -> {_short(current.get(key, missing), missing)}"
+        for key in keys
+        if base.get(key, missing) != current.get(key, missing)
+    ]
+
+
+def _short(value: Any, missing: object) -> str:
+    text = "(absent)" if value is missing else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
 
 
 def _load_baseline(directory: Path) -> list[dict[str, Any]] | None:

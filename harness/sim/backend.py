@@ -35,7 +35,7 @@ class SimBackend:
         kernel.run_until(rt.spawn(design.run(work)))
         makespan = kernel.env.now
         metrics, distributions = rt.recorder.summarize(makespan)
-        metrics += node_metrics(rt.nodes, makespan)
+        metrics += node_metrics(rt.nodes, makespan) + link_metrics(rt.net.model.link_bytes)
         metrics.append(Metric("sim_events", float(kernel.events_processed), "events"))
         return RunOutcome(makespan, metrics, distributions, [usage(n) for n in rt.nodes], rt.recorder)
 
@@ -47,6 +47,13 @@ def build_runtime(kernel: Kernel, config: DictConfig) -> Runtime:
 
 def usage(node: Node) -> NodeUsage:
     return NodeUsage(node.name, node.profile_name, node.profile, node.cores, node.stats.cpu_busy_core_s, node.stats.down_s)
+
+
+def link_metrics(link_bytes: dict[Any, float]) -> list[Metric]:
+    """Bytes that crossed rack uplinks and WAN links: where shared capacity is scarce."""
+    uplink = sum(v for k, v in link_bytes.items() if k[0] == "rack_up")
+    wan = sum(v for k, v in link_bytes.items() if k[0] == "wan")
+    return [Metric("bytes_rack_uplinks", float(uplink), "B"), Metric("bytes_wan", float(wan), "B")]
 
 
 def node_metrics(nodes: list[Node], makespan: float) -> list[Metric]:

@@ -96,3 +96,17 @@ def test_single_run_prints_a_table_with_cost(workdir):
     assert result.returncode == 0, result.stderr
     for word in ("throughput", "p99", "cost", "energy", "simulated"):
         assert word in result.stdout, word
+
+
+def test_export_writes_tidy_csv_and_parquet(workdir):
+    import pandas as pd
+
+    assert harness("-m", *FAST, "seed=1,2", cwd=workdir).returncode == 0
+    for name in ("all.csv", "all.parquet"):
+        result = harness("export", name, cwd=workdir)
+        assert result.returncode == 0, result.stdout
+    csv, parquet = pd.read_csv(workdir / "all.csv"), pd.read_parquet(workdir / "all.parquet")
+    assert len(csv) == len(parquet) > 0
+    assert {"run_id", "system", "seed", "metric", "value", "unit"} <= set(parquet.columns)
+    assert set(parquet["seed"]) == {1, 2}
+    assert harness("export", "all.txt", cwd=workdir).returncode == 2

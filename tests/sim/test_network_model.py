@@ -160,13 +160,13 @@ def test_invalid_arguments_raise() -> None:
 
 def test_incremental_rates_match_full_recomputation() -> None:
     """Random starts, cancellations, completions and capacity changes, checked after each."""
-    for seed in range(60):
+    for seed in range(25):
         rng = random.Random(seed)
         capacity = {f"l{i}": rng.choice([10.0, 25.0, 40.0, 100.0]) for i in range(10)}
         net = network(**capacity)
         live: dict[int, tuple[list[str], float]] = {}
         t = 0.0
-        for fid in range(80):
+        for fid in range(70):
             t += rng.random()
             for done in net.advance(t):
                 live.pop(done)
