@@ -22,7 +22,22 @@ if TYPE_CHECKING:
 
 hookimpl = pluggy.HookimplMarker("harness")
 
+
+def __getattr__(name: str) -> Any:
+    # The fault exceptions a system may catch, re-exported lazily (SimPy stays unimported
+    # until a run needs it).
+    if name in ("NodeDown", "Unreachable", "CorruptBlock", "MissingBlock", "OutOfMemory"):
+        from harness.sim import runtime
+
+        return getattr(runtime, name)
+    raise AttributeError(name)
+
 __all__ = [
+    "NodeDown",
+    "Unreachable",
+    "CorruptBlock",
+    "MissingBlock",
+    "OutOfMemory",
     "hookimpl",
     "System",
     "Workload",

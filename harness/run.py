@@ -25,6 +25,7 @@ from harness.results.record import write_record
 from harness.results.store import ResultsStore
 from harness.sim.kernel import RunTimeout
 
+PROSE_KEYS = ("description", "sources")
 GROUPS = ("system", "workload", "hardware", "cluster", "faults", "backend")
 
 
@@ -34,13 +35,22 @@ def identity(config: DictConfig) -> tuple[str, str]:
     Run-control keys (results_dir, rerun, timeout) are left out: they never change a
     metric. Sweep order cannot matter: the hash is of the resolved config, sorted.
     """
-    resolved = OmegaConf.to_container(config, resolve=True)
+    resolved = _without_prose(OmegaConf.to_container(config, resolve=True))
     for key in RUN_CONTROL_KEYS:
         resolved.pop(key, None)
     for key in BACKEND_RUN_CONTROL_KEYS:
         resolved.get("backend", {}).pop(key, None)
     config_hash = sha256(canonical_json(resolved))
     return config_hash, sha256(config_hash + run_code_version(config))
+
+
+def _without_prose(value: Any) -> Any:
+    """Drop ``description`` and ``sources`` at any depth: rewording them changes no metric."""
+    if isinstance(value, dict):
+        return {k: _without_prose(v) for k, v in value.items() if k not in PROSE_KEYS}
+    if isinstance(value, list):
+        return [_without_prose(v) for v in value]
+    return value
 
 
 def run_code_version(config: DictConfig) -> str:

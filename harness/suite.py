@@ -265,6 +265,7 @@ def write_baseline(records: Sequence[Mapping[str, Any]], directory: Path) -> Non
     """Replace ``directory`` with one ``<run>/record.json`` per record, all at once."""
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    staging.chmod(0o755)  # mkdtemp's 0700 would hide a shared baseline from others
     try:
         for record in records:
             name = Path(str(record["job_dir"])).name

@@ -37,7 +37,7 @@ def test_every_file_is_complete_and_parses(tmp_path: Path, kind: str) -> None:
     pyproject = (made.root / "pyproject.toml").read_text()
     assert '[project.entry-points.harness]\ntiny_kv = "harness_tiny_kv"' in pyproject
     assert any(rel.startswith("tests/test_") for rel in made.files)
-    assert "PluginConformance" in (made.root / f"tests/test_tiny_kv.py").read_text()
+    assert "PluginConformance" in (made.root / "tests/test_tiny_kv.py").read_text()
 
 
 def test_a_system_package_has_a_system_its_workload_and_their_yaml(tmp_path: Path) -> None:

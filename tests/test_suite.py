@@ -16,7 +16,7 @@ from conftest import REPO, harness
 from harness.config.schema import BACKEND_RUN_CONTROL_KEYS, RUN_CONTROL_KEYS
 from harness.provenance import canonical_json, sha256
 from harness.results.record import write_record
-from harness.suite import available_suites, load_suite, tolerances_of, write_baseline
+from harness.suite import available_suites, config_changes, load_suite, tolerances_of, write_baseline
 
 COMMITTED = REPO / "results" / "baseline" / "ci"
 
@@ -131,3 +131,10 @@ def test_updating_a_baseline_replaces_it_whole(tmp_path):
     assert not (old / "gone").exists()
     assert kept["job_dir"] == "kept" and kept["config"]["results_dir"] == "results" and kept["distributions"] == {}
     assert [p.name for p in tmp_path.iterdir()] == ["ci"], "no staging directory left behind"
+
+
+def test_a_changed_config_is_explained_key_by_key():
+    base = {"job_dir": "run-a", "config_hash": "h1", "config": {"hardware": {"cpu": {"speed": 1.0}, "description": "x"}, "results_dir": "/a"}}
+    current = {"job_dir": "/abs/run-a", "config_hash": "h2", "config": {"hardware": {"cpu": {"speed": 0.6}, "description": "y"}, "results_dir": "/b"}}
+    lines = config_changes([base], [current])
+    assert lines == ["run 'run-a': config changed since the baseline: hardware.cpu.speed 1.0 -> 0.6; hardware.description 'x' -> 'y'"]

@@ -7,14 +7,25 @@ that link freeze and the rest keep rising (Bertsekas & Gallager, *Data Networks*
 This is the "fluid" model SimGrid validated for TCP bulk transfers (Velho et al., ACM
 TOMACS 2013), without SimGrid's TCP-window and RTT corrections; see docs/models.md.
 
-Incremental recomputation: progressive filling freezes flows in increasing rate order. A
-change (flows added or removed, a capacity changed) cannot alter the filling below the
-lowest level theta at which the change is felt -- the removed flow's rate, the level at
-which an added flow's first link would saturate, or 0 for a capacity change. So flows
-with a rate below theta keep their rates exactly, and only the flows at or above theta
-that are connected to the changed links (through links shared with such flows) are
-re-filled, on the capacity left by everybody else. The result is identical to a full
-recomputation; it just touches fewer flows.
+Incremental recomputation, exact: after a change (flows added or removed, a capacity
+changed) only some flows are re-filled, on the capacity the others leave them:
+
+1. Progressive filling freezes flows in increasing rate order, and a change cannot alter
+   the filling below the lowest level theta at which it is felt (the removed flow's rate,
+   the level at which an added flow's first link would saturate, 0 for a capacity
+   change). Flows slower than theta keep their rates.
+2. Starting from the changed links, flows at or above theta join the re-filled set, and
+   the search continues through *saturated* links only: a link with spare capacity
+   couples nothing.
+3. After the filling, every link whose load changed is checked against the max-min
+   condition (each flow has a bottleneck: a saturated link where no flow is faster, or
+   its own cap). Flows outside the set that lost their bottleneck, or run faster than
+   the new fair level of a link they share, join it and the filling is redone.
+
+Step 3 makes the result identical to a full recomputation (tests compare the two on
+random scenarios); steps 1-2 only decide how little work that takes. Cost per event is
+proportional to the flows coupled to the change through saturated links: small when
+contention is local, all of them in a fully loaded all-to-all shuffle.
 """
 
 from __future__ import annotations

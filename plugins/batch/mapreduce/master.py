@@ -87,16 +87,19 @@ class OutputLog:
         self.nodes = np.zeros(capacity, dtype=np.int64)
         self.generations = np.zeros(capacity, dtype=np.int64)
         self.attempts = np.zeros(capacity, dtype=np.int64)
+        self.marks = np.zeros(capacity)
+        self.sizes = np.zeros(capacity)
         self.valid = np.zeros(capacity, dtype=bool)
         self.size = 0
 
-    def append(self, task: int, node: int, generation: int, aid: int) -> int:
+    def append(self, task: int, node: int, generation: int, aid: int, mark: float, size: float) -> int:
         if self.size == len(self.maps):
-            for name in ("maps", "nodes", "generations", "attempts", "valid"):
+            for name in ("maps", "nodes", "generations", "attempts", "marks", "sizes", "valid"):
                 old = getattr(self, name)
                 setattr(self, name, np.concatenate([old, np.zeros_like(old)]))
         i = self.size
         self.maps[i], self.nodes[i], self.generations[i], self.attempts[i] = task, node, generation, aid
+        self.marks[i], self.sizes[i] = mark, size
         self.valid[i] = True
         self.size += 1
         return i
@@ -104,7 +107,7 @@ class OutputLog:
     def update(self, cursor: int, map_phase_over: bool) -> msg.ShuffleUpdate:
         idx = np.nonzero(self.valid[cursor:self.size])[0] + cursor
         return msg.ShuffleUpdate(self.size, idx, self.maps[idx], self.nodes[idx], self.generations[idx],
-                                 self.attempts[idx], map_phase_over)
+                                 self.attempts[idx], self.marks[idx], self.sizes[idx], map_phase_over)
 
 
 class JobRun:
@@ -407,7 +410,7 @@ class Master:
         task.winner = att.aid
         jr.running_maps.pop(att.task, None)
         jr.maps_done += 1
-        task.log_index = jr.log.append(att.task, att.node, att.incarnation, att.aid)
+        task.log_index = jr.log.append(att.task, att.node, att.incarnation, att.aid, m.mark, m.out_bytes)
         w.done_maps.append(att.task)
         self.rt.recorder.latency("map_task", now - att.start)
         if att.backup:

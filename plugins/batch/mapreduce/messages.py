@@ -14,7 +14,7 @@ import numpy as np
 MASTER_PORT = "mr-master"
 WORKER_PORT = "mr-worker"
 HEADER_BYTES = 128
-ENTRY_BYTES = 24  # one map-output location in a shuffle update: task, worker, generation
+ENTRY_BYTES = 32  # one map-output location in a shuffle update: task, worker, generation, size
 
 
 def attempt_port(aid: int) -> str:
@@ -43,6 +43,7 @@ class MapDone:
     incarnation: int
     out_bytes: float
     out_records: float
+    mark: float  # the node's page-cache clock when the output was written (shuffle.py)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,8 @@ class ShuffleUpdate:
     nodes: np.ndarray
     generations: np.ndarray
     attempts: np.ndarray
+    marks: np.ndarray
+    sizes: np.ndarray
     map_phase_over: bool
 
     @property

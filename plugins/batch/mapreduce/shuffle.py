@@ -1,29 +1,32 @@
 """The shuffle: reduce attempts fetch their region of every map output.
 
-A fetch is an RPC to the map worker, which reads the region from its local disk and
-sends it. At paper scale (M x R = 6 x 10^7 fetches) fetches cannot be simulated one by
-one, so a reduce attempt fetches in *rounds* (all map outputs the master reported since
-its previous round) and each round is charged in aggregate:
+A fetch is an RPC to the map worker, which reads the region from its local file (from
+the page cache if the file is still cached, else from disk) and sends it. At paper scale
+(M x R = 6 x 10^7 fetches) fetches cannot be simulated one by one, so a reduce attempt
+fetches in *rounds* (all map outputs the master reported since its previous round) and
+each round is charged in aggregate:
 
-* latency: every fetch costs a round trip plus the server's disk service time for one
-  region (one positioning and the transfer, from the disk model), with
-  ``parallel_fetches`` fetches in flight per reduce attempt;
-* server throughput: each node serves fetches FIFO from a virtual queue
-  (``busy_until``) shared by all reduce attempts, spread over its disks, so hundreds of
-  reducers hammering the same map workers wait for their disks;
-* interference: the same disk time is later charged to the server's real disk queue in
-  chunks of ``serve_flush_s``, where it delays that node's map reads and output writes;
-* network: the round's bytes move as flows. With few distinct sources each source is one
-  ``rt.transfer`` (exact); with many, the bytes from other racks travel as one flow over
-  the receiver's rack downlink and NIC, and those from its own rack as one flow over its
-  NIC (in an all-to-all shuffle the senders' uplinks carry, in aggregate, the same load as
-  the receivers' downlinks).
+* latency: every fetch costs a round trip plus, on a page-cache miss, the server's disk
+  service time for one region (a positioning and the transfer, from the disk model),
+  with ``parallel_fetches`` fetches in flight per reduce attempt;
+* server throughput: each node serves misses FIFO from a virtual queue (``busy_until``)
+  shared by all reduce attempts and spread over its disks, so hundreds of reducers
+  hammering the same map workers wait for their disks;
+* interference: the same disk time is charged to the server's real disk queue in chunks
+  of ``serve_flush_s``, where it delays that node's map reads and output writes;
+* network: a round's bytes move as flows. With few distinct sources each source is one
+  ``rt.transfer`` (exact). With many, the bytes from other racks travel as one flow over
+  the receiver's rack downlink and NIC (in an all-to-all shuffle the senders' uplinks
+  carry, in aggregate, the same load as the receivers' downlinks), and small rounds are
+  batched into one flow of at least ``min_flow_mb`` (a bounded delay of bytes, never of
+  fetch latency).
 
-Map outputs are read from disk, not from the page cache (documented in docs/models.md):
-at paper scale the R regions of one output are fetched by different reducers minutes
-apart.
+Page-cache residency of map outputs is approximated per node by LRU over the volume of
+file data the node has read or written since (``io_clock``): a region is cached while
+the bytes that entered the cache after it fit in the node's cache. This is this plugin's
+own model (docs/models.md); the harness's page-cache model is used for input reads.
 
-A source that crashed (or restarted) since it produced the output fails the fetch; the
+A source that crashed (or restarted) since it produced an output fails the fetch; the
 reduce attempt reports it and fetches the re-executed output later.
 """
 
@@ -39,28 +42,32 @@ from harness.sim.runtime import NodeDown, Unreachable
 EXACT_SOURCES = 32  # rounds with at most this many distinct sources use one flow per source
 OWN_RACK_MERGE = 0.1  # own-rack bytes below this share of a round's off-rack bytes share its flow
 SLOW_REFRESH_S = 1.0  # re-read nodes' slow factors at most this often (sim seconds) at scale
+MIB = float(1 << 20)
 
 
 class ShuffleModel:
     """Per-node arrays (indexed by node id) shared by all reduce attempts of a run."""
 
-    def __init__(self, rt: Any, parallel_fetches: int, serve_flush_s: float) -> None:
+    def __init__(self, rt: Any, parallel_fetches: int, serve_flush_s: float, min_flow_mb: float,
+                 worker_anon_bytes: float) -> None:
         self.rt = rt
         self.nodes = rt.nodes
         n = len(self.nodes)
         self.parallel = max(1, int(parallel_fetches))
         self.flush_s = float(serve_flush_s)
-        racks = {node.rack: i for i, node in enumerate(self.nodes)}
-        rack_ids = {rack: k for k, rack in enumerate(racks)}
-        self.rack = np.array([rack_ids[node.rack] for node in self.nodes], dtype=np.int64)
-        sites = {node.site: None for node in self.nodes}
-        site_ids = {site: k for k, site in enumerate(sites)}
-        self.site = np.array([site_ids[node.site] for node in self.nodes], dtype=np.int64)
-        self.site_names = list(sites)
+        self.min_flow = float(min_flow_mb) * MIB
+        rack_ids: dict[str, int] = {}
+        self.rack = np.array([rack_ids.setdefault(node.rack, len(rack_ids)) for node in self.nodes], dtype=np.int64)
+        site_ids: dict[str, int] = {}
+        self.site = np.array([site_ids.setdefault(node.site, len(site_ids)) for node in self.nodes], dtype=np.int64)
+        self.site_names = list(site_ids)
         self.disks = np.array([max(1, int(node.profile.disk.count)) for node in self.nodes], dtype=np.float64)
         specs: dict[Any, int] = {}
         self.spec_of = np.array([specs.setdefault(node.disk_spec, len(specs)) for node in self.nodes], dtype=np.int64)
         self.specs = list(specs)
+        self.cache_bytes = np.array([max(0.0, node.memory.spec.ram_bytes - node.memory.spec.os_reserved_bytes
+                                         - worker_anon_bytes) for node in self.nodes])
+        self.io_clock = np.zeros(n)  # file bytes through each node's page cache so far
         self.up = np.ones(n, dtype=bool)
         self.generation = np.zeros(n, dtype=np.int64)
         self.busy_until = np.zeros(n)
@@ -69,22 +76,39 @@ class ShuffleModel:
         self._slow = np.ones(n)
         self._slow_at = -np.inf
         self._rtt_cache: dict[int, np.ndarray] = {}
-        self._rep = {}  # (rack id) -> a node of that rack, for latency and reachability probes
+        self._serve_cache: dict[tuple[int, float], float] = {}
+        self._rep: dict[int, Any] = {}
         for node in self.nodes:
             self._rep.setdefault(int(self.rack[node.id]), node)
         self.request_s = [disk_cost(spec, "read", spec.fs_block_bytes, "rand").seconds for spec in self.specs]
         self.block_bytes = [spec.fs_block_bytes for spec in self.specs]
+        self.debt: dict[int, float] = {}  # reduce attempt -> bytes fetched but not yet moved
 
-    # -- node life ------------------------------------------------------------------
+    # -- node life and page cache -----------------------------------------------------
     def node_down(self, node_id: int) -> None:
         self.up[node_id] = False
         self.generation[node_id] += 1
+        self.io_clock[node_id] += self.cache_bytes[node_id]  # RAM is lost: nothing stays cached
 
     def node_up(self, node_id: int) -> None:
         self.up[node_id] = True
 
     def valid(self, nodes: np.ndarray, generations: np.ndarray) -> np.ndarray:
         return self.up[nodes] & (self.generation[nodes] == generations)
+
+    def io(self, node: Any, nbytes: float) -> float:
+        """File data passed through ``node``'s page cache; returns the node's new clock."""
+        self.io_clock[node.id] += nbytes
+        return float(self.io_clock[node.id])
+
+    def cached(self, nodes: np.ndarray, marks: np.ndarray, sizes: np.ndarray, r: int, R: int) -> np.ndarray:
+        """Is region ``r`` of each map output still in its server's page cache?
+
+        LRU evicts a file's oldest pages first; region r sits at offset r/R of its file.
+        """
+        age = self.io_clock[nodes] - marks
+        room = (self.cache_bytes[nodes] - age) / np.maximum(sizes, 1.0)
+        return (r + 0.5) / R >= 1.0 - room
 
     # -- costs ----------------------------------------------------------------------
     def _slow_factors(self) -> np.ndarray:
@@ -94,14 +118,20 @@ class ShuffleModel:
             self._slow_at = now
         return self._slow
 
-    def serve_seconds(self, nodes: np.ndarray, region_bytes: np.ndarray) -> np.ndarray:
-        """Disk service time of one region read at each source (0 for empty regions)."""
-        nonempty = region_bytes > 0
-        if not nonempty.any():
+    def _serve_s(self, spec: int, region: float) -> float:
+        key = (spec, round(region, -2))
+        if key not in self._serve_cache:
+            self._serve_cache[key] = disk_cost(self.specs[spec], "read", key[1] or 1.0, "rand", request_bytes=key[1] or 1.0).seconds
+        return self._serve_cache[key]
+
+    def serve_seconds(self, nodes: np.ndarray, region_bytes: np.ndarray, miss: np.ndarray) -> np.ndarray:
+        """Disk service time of one region read at each source (0 for hits and empty regions)."""
+        need = miss & (region_bytes > 0)
+        if not need.any():
             return np.zeros(len(nodes))
-        mean = float(region_bytes[nonempty].mean())
-        per_spec = np.array([disk_cost(spec, "read", mean, "rand", request_bytes=mean).seconds for spec in self.specs])
-        return np.where(nonempty, per_spec[self.spec_of[nodes]] * self._slow_factors()[nodes], 0.0)
+        mean = float(region_bytes[need].mean())
+        per_spec = np.array([self._serve_s(k, mean) for k in range(len(self.specs))])
+        return np.where(need, per_spec[self.spec_of[nodes]] * self._slow_factors()[nodes], 0.0)
 
     def rtt_seconds(self, dst: Any, nodes: np.ndarray) -> np.ndarray:
         """Round trip of each fetch's request and reply headers (0 for local fetches)."""
@@ -118,17 +148,18 @@ class ShuffleModel:
             rep = next((n for n in self.nodes if int(self.rack[n.id]) == rack and n.id != dst.id), rep)
         return 2 * self.rt.topology.one_way_latency_s(rep, dst)
 
-    def wait_seconds(self, dst: Any, nodes: np.ndarray, region_bytes: np.ndarray) -> float:
+    def wait_seconds(self, dst: Any, nodes: np.ndarray, region_bytes: np.ndarray, miss: np.ndarray) -> float:
         """How long a round of fetches takes before its last byte can arrive."""
-        serve = self.serve_seconds(nodes, region_bytes)
+        serve = self.serve_seconds(nodes, region_bytes, miss)
         latency = float((serve + self.rtt_seconds(dst, nodes)).sum()) / self.parallel
+        if not serve.any():
+            return latency
         per_node = np.bincount(nodes, weights=serve, minlength=len(self.nodes))
         sources = np.nonzero(per_node)[0]
-        if len(sources) == 0:
-            return latency
         now = self.rt.now
         busy = np.maximum(self.busy_until[sources], now) + per_node[sources] / self.disks[sources]
         self.busy_until[sources] = busy
+        self.io_clock += np.bincount(nodes, weights=np.where(miss, region_bytes, 0.0), minlength=len(self.nodes))
         self._owe(sources, per_node[sources])
         return max(latency, float(busy.max()) - now)
 
@@ -151,39 +182,56 @@ class ShuffleModel:
         self.rt.read(node, requests * self.block_bytes[spec], "rand")  # nobody waits: it only occupies the disk
 
     # -- the round ------------------------------------------------------------------
-    def fetch(self, dst: Any, nodes: np.ndarray, generations: np.ndarray, region_bytes: np.ndarray) -> Generator[Any, Any, np.ndarray]:
-        """Fetch one round; returns which entries arrived (source alive throughout)."""
+    def fetch(self, aid: int, dst: Any, nodes: np.ndarray, generations: np.ndarray, region_bytes: np.ndarray,
+              miss: np.ndarray, last: bool) -> Generator[Any, Any, tuple[np.ndarray, float]]:
+        """Fetch one round; returns which entries arrived (source alive throughout) and bytes."""
         rt = self.rt
         ok = self.valid(nodes, generations)
-        wait = self.wait_seconds(dst, nodes, region_bytes)
+        wait = self.wait_seconds(dst, nodes, region_bytes, miss & ok)
         remote = ok & (nodes != dst.id) & (region_bytes > 0)
-        distinct = np.nonzero(np.bincount(nodes[remote], minlength=len(self.nodes)))[0]
+        counts = np.bincount(nodes[remote], minlength=len(self.nodes))
+        distinct = np.nonzero(counts)[0]
         if len(distinct) <= EXACT_SOURCES:
             failed = yield from self._exact(dst, nodes, region_bytes, remote, distinct, wait)
-            ok &= ~np.isin(nodes, failed)
+            if failed:
+                ok &= ~np.isin(nodes, failed)
+            if last and aid in self.debt:
+                yield from self._aggregated(aid, dst, nodes, region_bytes, np.zeros(len(nodes), dtype=bool), 0.0, True)
         else:
-            yield from self._aggregated(dst, nodes, region_bytes, remote, wait)
+            yield from self._aggregated(aid, dst, nodes, region_bytes, remote, wait, last)
             ok &= self.valid(nodes, generations)  # sources that died during the round lost their part
             self.sent += np.bincount(nodes[ok & remote], weights=region_bytes[ok & remote], minlength=len(self.nodes))
         ok &= self.valid(nodes, generations)
-        return ok, float(region_bytes[ok & remote].sum())
+        return ok, float(region_bytes[ok].sum())
 
     def _exact(self, dst: Any, nodes: np.ndarray, nbytes: np.ndarray, remote: np.ndarray,
                distinct: np.ndarray, wait: float) -> Generator[Any, Any, list[int]]:
         rt = self.rt
         failed: list[int] = []
-        procs = []
+        events = [rt.sleep(wait)]
         for src_id in distinct.tolist():
             size = float(nbytes[remote & (nodes == src_id)].sum())
-            procs.append(rt.spawn(_guarded(rt.transfer(self.nodes[src_id], dst, size), src_id, failed)))
-        yield rt.all_of([rt.sleep(wait), *procs])
+            events.append(rt.spawn(_guarded(rt.transfer(self.nodes[src_id], dst, size), src_id, failed)))
+        yield rt.all_of(events)
         return failed
 
-    def _aggregated(self, dst: Any, nodes: np.ndarray, nbytes: np.ndarray, remote: np.ndarray,
-                    wait: float) -> Generator[Any, Any, None]:
+    def _aggregated(self, aid: int, dst: Any, nodes: np.ndarray, nbytes: np.ndarray, remote: np.ndarray,
+                    wait: float, last: bool) -> Generator[Any, Any, None]:
         rt = self.rt
         net = getattr(rt, "net", None)
         groups = self._groups(dst, nodes, nbytes, remote)
+        owed = self.debt.pop(aid, 0.0) + sum(size for _p, size, _r in groups)
+        if not last and owed < self.min_flow:  # too small to be worth a flow: carry it over
+            self.debt[aid] = owed
+            yield rt.sleep(wait)
+            return
+        if owed <= 0:
+            yield rt.sleep(wait)
+            return
+        if not groups:  # only carried-over bytes are left to move
+            groups = [([("rack_down", dst.rack), ("down", dst.id)], owed, dst)]
+        scale = owed / sum(size for _p, size, _r in groups)
+        groups = [(path, size * scale, rep) for path, size, rep in groups]
         if net is None:  # a runtime without flow-level access: one transfer per group representative
             procs = [rt.spawn(_guarded(rt.transfer(rep, dst, size), rep.id, [])) for _path, size, rep in groups]
             yield rt.all_of([rt.sleep(wait), *procs])
@@ -199,22 +247,25 @@ class ShuffleModel:
         finally:
             for flow in flows:
                 net.cancel(flow)
-        total = sum(size for _p, size, _r in groups)
-        dst.stats.net_recv_bytes += total
-        rt.recorder.add("bytes_network", total, "B")
+        dst.stats.net_recv_bytes += owed
+        rt.recorder.add("bytes_network", owed, "B")
+
+    def forget(self, aid: int) -> None:
+        self.debt.pop(aid, None)
 
     def _groups(self, dst: Any, nodes: np.ndarray, nbytes: np.ndarray, remote: np.ndarray) -> list[tuple[list[Any], float, Any]]:
-        """(path, bytes, a representative source) per class of source: own rack, other racks
-        of this site, each other site. Own-rack bytes ride with the other-rack flow when they
-        are a small share (< OWN_RACK_MERGE) of it, to keep the flow count down."""
+        """(path, bytes, a representative source) per class of source: other racks of this
+        site, each other site, own rack. Own-rack bytes ride with the other-rack flow when
+        they are a small share (< OWN_RACK_MERGE) of it, to keep the flow count down."""
         dst_rack, dst_site = self.rack[dst.id], self.site[dst.id]
-        src_rack, src_site = self.rack[nodes], self.site[nodes]
+        src_rack = self.rack[nodes]
         same_rack = remote & (src_rack == dst_rack)
         own = float(nbytes[same_rack].sum())
         tail = [("rack_down", dst.rack), ("down", dst.id)]
         groups = []
         off_rack = remote & ~same_rack
         one_site = len(self.site_names) == 1
+        src_site = self.site[nodes]
         sites = [int(dst_site)] if one_site else np.unique(src_site[off_rack]).tolist()
         for site in sites:
             mask = off_rack if one_site else off_rack & (src_site == site)

@@ -47,8 +47,9 @@ class MapReduceParams:
     failure_timeout_s: float = 30.0  # ...and marks them failed after this much silence
     reduce_start: float = 0.0  # share of maps done before reduce tasks are scheduled
     parallel_fetches: int = 5  # fetches in flight per reduce task (Hadoop's parallelcopies)
-    fetch_rounds: int = 20  # a reducer fetches once at least M / fetch_rounds new outputs exist
-    serve_flush_s: float = 10.0  # granularity at which served fetches occupy the server's disk
+    fetch_rounds: int = 10  # a reducer fetches once at least M / fetch_rounds new outputs exist
+    serve_flush_s: float = 30.0  # granularity (s of disk time) at which served fetches occupy disks
+    min_flow_mb: float = 64.0  # at scale, a reducer's fetched bytes move in flows of at least this
     map_buffer_mb: float = 100.0  # map output buffer (memory)
     sort_buffer_mb: float = 100.0  # in-memory sort; bigger partitions are sorted externally
     startup_s: Optional[float] = None  # None: worker_launch_s per worker (see docs)
@@ -78,7 +79,7 @@ class MapReduce(System):
                     "parallel_fetches", "fetch_rounds"):
             if getattr(params, key) < 1:
                 issues.append(ConfigIssue(f"system.{key}", getattr(params, key), "must be >= 1"))
-        for key in ("split_mb", "heartbeat_s", "map_buffer_mb", "sort_buffer_mb", "serve_flush_s"):
+        for key in ("split_mb", "heartbeat_s", "map_buffer_mb", "sort_buffer_mb", "serve_flush_s", "min_flow_mb"):
             if getattr(params, key) <= 0:
                 issues.append(ConfigIssue(f"system.{key}", getattr(params, key), "must be > 0"))
         if params.failure_timeout_s <= params.heartbeat_s:
@@ -111,7 +112,8 @@ class MapReduce(System):
         else:
             worker_nodes = others
         storage = [n for n in rt.nodes if n is not self.master_node] or [self.master_node]
-        self.shuffle = ShuffleModel(rt, p.parallel_fetches, p.serve_flush_s)
+        self.worker_anon_bytes = (p.map_slots * p.map_buffer_mb + p.reduce_slots * p.sort_buffer_mb) * MIB
+        self.shuffle = ShuffleModel(rt, p.parallel_fetches, p.serve_flush_s, p.min_flow_mb, self.worker_anon_bytes)
         self.input_placement = Placement(storage, rt.rng("mapreduce/input-placement"))
         self.output_placement = Placement(storage, rt.rng("mapreduce/output-placement"))
         self.jobs: dict[int, Job] = {}

@@ -61,8 +61,14 @@ class Worker:
 
     def serve(self) -> Generator[Any, Any, None]:
         rt = self.rt
-        self.send(msg.Register(self.node.id, self.incarnation))
         try:
+            try:
+                # The worker process holds its map output and sort buffers for its lifetime.
+                yield rt.alloc(self.node, "mapreduce-worker", self.sys.worker_anon_bytes)
+            except OutOfMemory:
+                rt.recorder.count("workers_out_of_memory")
+                return
+            self.send(msg.Register(self.node.id, self.incarnation))
             while True:
                 get = rt.recv(self.node, WORKER_PORT)
                 try:
@@ -108,17 +114,15 @@ class Worker:
     # -- map ------------------------------------------------------------------------
     def map_attempt(self, job: Job, aid: int, m: int) -> Generator[Any, Any, None]:
         rt, node, inc = self.rt, self.node, self.incarnation
-        owner = f"{job.name}/map-{aid}"
         try:
-            yield rt.compute(node, C.TASK_START_S)
             split = job.splits[m]
             yield from self.read_split(split)
             result = job.run_map(m, aid)
-            yield rt.compute(node, result.cpu_s)
-            yield rt.alloc(node, owner, min(result.out_bytes, self.p.map_buffer_mb * MIB))
+            yield rt.compute(node, C.TASK_START_S + result.cpu_s)
             yield rt.write(node, result.out_bytes, "seq")  # R regions in one local file (not a GFS file)
+            mark = self.sys.shuffle.io(node, result.out_bytes)
             rt.recorder.add("bytes_intermediate", result.out_bytes, "B")
-            self.send(msg.MapDone(job.jid, aid, node.id, inc, result.out_bytes, result.out_records))
+            self.send(msg.MapDone(job.jid, aid, node.id, inc, result.out_bytes, result.out_records, mark))
         except simpy.Interrupt as interrupt:
             if interrupt.cause != KILLED:
                 raise
@@ -126,7 +130,6 @@ class Worker:
             if node.alive:
                 self.send(msg.TaskFailed(job.jid, aid, node.id, inc, f"{type(exc).__name__}: {exc}"))
         finally:
-            rt.free(node, owner)
             self.running.pop(aid, None)
 
     def read_split(self, split: Any) -> Generator[Any, Any, None]:
@@ -141,6 +144,7 @@ class Worker:
                 else:
                     yield rt.all_of([rt.read(src, split.nbytes, "seq", file=split.file, verify=True),
                                      rt.transfer(src, node, split.nbytes)])
+                self.sys.shuffle.io(src, split.nbytes)
                 rt.recorder.add("bytes_input_read", split.nbytes, "B")
                 return
             except (NodeDown, Unreachable, MissingBlock, CorruptBlock):
@@ -152,19 +156,16 @@ class Worker:
     # -- reduce ---------------------------------------------------------------------
     def reduce_attempt(self, job: Job, aid: int, r: int) -> Generator[Any, Any, None]:
         rt, node, inc = self.rt, self.node, self.incarnation
-        owner = f"{job.name}/reduce-{aid}"
         try:
-            yield rt.compute(node, C.TASK_START_S)
             fetched, in_bytes = yield from self.shuffle(job, aid, r, inc)
             shuffle_end = rt.now
             result = job.run_reduce(r, fetched, in_bytes)
-            buffer = self.p.sort_buffer_mb * MIB
-            yield rt.alloc(node, owner, min(in_bytes, buffer))
-            if in_bytes > buffer:  # external sort: runs go to local disk and are merged back
+            if in_bytes > self.p.sort_buffer_mb * MIB:  # external sort: runs to local disk, merged back
                 rt.recorder.add("bytes_spilled", in_bytes, "B")
                 yield rt.write(node, in_bytes, "seq")
                 yield rt.read(node, in_bytes, "seq")
-            yield rt.compute(node, result.cpu_s)
+                self.sys.shuffle.io(node, 2 * in_bytes)
+            yield rt.compute(node, C.TASK_START_S + result.cpu_s)
             yield from self.write_output(job, r, aid, result.out_bytes)
             if result.pairs is not None:
                 job.attempt_output[aid] = result.pairs
@@ -173,11 +174,11 @@ class Worker:
             if interrupt.cause != KILLED:
                 raise
         except (OutOfMemory, NodeDown, Unreachable) as exc:
-            if node.alive:  # a replica target failed or memory ran out; a crash of our own node ends quietly
+            if node.alive:  # a replica target failed; a crash of our own node ends quietly
                 self.send(msg.TaskFailed(job.jid, aid, node.id, inc, f"{type(exc).__name__}: {exc}"))
         finally:
-            rt.free(node, owner)
             self.running.pop(aid, None)
+            self.sys.shuffle.forget(aid)
             rt.mailbox(node, msg.attempt_port(aid)).items.clear()  # a reply that raced a kill
 
     def shuffle(self, job: Job, aid: int, r: int, inc: int) -> Generator[Any, Any, tuple[list[int], float]]:
@@ -195,13 +196,13 @@ class Worker:
             fresh = ~have[update.maps]
             if not fresh.any():
                 continue
-            maps = update.maps[fresh]
-            attempts = update.attempts[fresh]
+            maps, attempts, nodes = update.maps[fresh], update.attempts[fresh], update.nodes[fresh]
             sizes = job.region_bytes(r, maps, attempts)
-            ok, moved = yield from self.sys.shuffle.fetch(node, update.nodes[fresh], update.generations[fresh], sizes)
+            miss = ~self.sys.shuffle.cached(nodes, update.marks[fresh], update.sizes[fresh], r, job.R)
+            last = n_have + len(maps) >= job.M
+            ok, got = yield from self.sys.shuffle.fetch(aid, node, nodes, update.generations[fresh], sizes, miss, last)
             have[maps[ok]] = True
             n_have += int(ok.sum())
-            got = float(sizes[ok].sum())
             in_bytes += got
             rt.recorder.add("bytes_shuffled", got, "B")
             if job.materialized:
@@ -225,6 +226,7 @@ class Worker:
         """Write locally and push replicas along a pipeline (GFS section 3.2)."""
         rt, node = self.rt, self.node
         writes = [rt.write(node, nbytes, "seq")]
+        self.sys.shuffle.io(node, nbytes)
         replicas = self.sys.output_placement.replicas(self.p.output_replication, first=node)[1:]
         previous = node
         for replica in replicas:
@@ -237,6 +239,7 @@ class Worker:
         for _ in range(REPLICA_RETRIES):
             try:
                 yield rt.all_of([rt.transfer(src, dst, nbytes), rt.write(dst, nbytes, "seq")])
+                self.sys.shuffle.io(dst, nbytes)
                 return
             except (NodeDown, Unreachable):
                 if not src.alive:
