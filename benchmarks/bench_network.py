@@ -4,7 +4,7 @@ Builds a two-level tree (hosts -> rack switch -> core), starts flows between ran
 pairs with Poisson arrivals, and runs the event loop a simulator would: jump to the next
 arrival or completion, whichever is first. Prints flows processed per second of CPU.
 
-    /tmp/venv/bin/python benchmarks/bench_network.py [--flows 5000] [--nodes 1000]
+    /tmp/venv/bin/python benchmarks/bench_network.py [--flows 5000] [--nodes 1000] [--full]
 
 Wall-clock figures are advisory: compare them only on one machine, one run at a time.
 """
@@ -20,8 +20,8 @@ from harness.sim.models.network import FlowNetwork
 GBIT = 1e9 / 8  # bytes per second
 
 
-def build(nodes: int, per_rack: int, nic_Bps: float, uplink_Bps: float) -> FlowNetwork:
-    net = FlowNetwork()
+def build(nodes: int, per_rack: int, nic_Bps: float, uplink_Bps: float, interval_s: float = 0.0) -> FlowNetwork:
+    net = FlowNetwork(min_interval_s=interval_s)
     for node in range(nodes):
         net.add_link(("up", node), nic_Bps)
         net.add_link(("down", node), nic_Bps)
@@ -40,8 +40,7 @@ def path(src: int, dst: int, per_rack: int) -> list[tuple[str, int]]:
 
 def run(flows: int, nodes: int, per_rack: int, mean_gap_s: float, seed: int, interval_s: float = 0.0) -> dict[str, float]:
     rng = random.Random(seed)
-    net = build(nodes, per_rack, 1 * GBIT, 10 * GBIT)
-    net._interval = interval_s  # same as FlowNetwork(min_interval_s=...)
+    net = build(nodes, per_rack, 1 * GBIT, 10 * GBIT, interval_s)
     arrivals = []
     t = 0.0
     for fid in range(flows):

@@ -68,6 +68,8 @@ def harness_validate(config: DictConfig) -> list[ConfigIssue]:
         issues += _hardware_issues(f"cluster.profiles.{name}", profile)
     issues += _cluster_issues(config.cluster)
     issues += _fault_issues(config)
+    yield_ = _at_least("backend.network_quantum_s", config.backend.network_quantum_s, 0)
+    issues += list(yield_)
     if config.backend.timeout_s <= 0:
         issues.append(ConfigIssue("backend.timeout_s", config.backend.timeout_s, "must be > 0 seconds"))
     return issues

@@ -138,6 +138,9 @@ class BackendConfig:
     description: str = ""
     timeout_s: float = 600.0  # wall-clock limit per run; over it the run is recorded as timeout
     max_sim_time_s: float = 1.0e7  # simulated-time horizon; a run still going then fails
+    # Recompute max-min flow rates at most once per this much simulated time (0: exact,
+    # on every flow event). A fidelity/speed knob for all-to-all shuffles at paper scale.
+    network_quantum_s: float = 0.0
 
 
 @dataclass

@@ -42,7 +42,8 @@ class SimBackend:
 
 def build_runtime(kernel: Kernel, config: DictConfig) -> Runtime:
     nodes = build_nodes(kernel.env, config.cluster, config.hardware)
-    return Runtime(kernel, nodes, Topology(config.cluster, nodes), Recorder())
+    topology = Topology(config.cluster, nodes)
+    return Runtime(kernel, nodes, topology, Recorder(), float(config.backend.network_quantum_s))
 
 
 def usage(node: Node) -> NodeUsage:

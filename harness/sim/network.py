@@ -15,9 +15,9 @@ from harness.sim.models.network import FlowNetwork
 
 
 class NetworkDriver:
-    def __init__(self, env: simpy.Environment, links: dict[Hashable, float]) -> None:
+    def __init__(self, env: simpy.Environment, links: dict[Hashable, float], quantum_s: float = 0.0) -> None:
         self.env = env
-        self.model = FlowNetwork()
+        self.model = FlowNetwork(min_interval_s=quantum_s)
         for link, capacity_Bps in links.items():
             self.model.add_link(link, capacity_Bps)
         self._done: dict[int, simpy.Event] = {}

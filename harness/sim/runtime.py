@@ -23,6 +23,7 @@ from harness.sim.models.memory import MemoryEffect, MemoryModel
 from harness.sim.network import NetworkDriver
 
 DEFAULT_MESSAGE_BYTES = 256
+SWAP_READ_BYTES = 32 * 1024  # swap readahead: 2**vm.page-cluster (3) pages of 4 KiB
 
 
 class NodeDown(Exception):
@@ -63,13 +64,15 @@ class Timer:
 class Runtime:
     """Handed to every system; the only door between plugin logic and the cluster."""
 
-    def __init__(self, kernel: Kernel, nodes: list[Node], topology: Topology, recorder: Recorder) -> None:
+    def __init__(
+        self, kernel: Kernel, nodes: list[Node], topology: Topology, recorder: Recorder, network_quantum_s: float = 0.0
+    ) -> None:
         self.kernel = kernel
         self.env = kernel.env
         self.nodes = nodes
         self.topology = topology
         self.recorder = recorder
-        self.net = NetworkDriver(self.env, topology.links)
+        self.net = NetworkDriver(self.env, topology.links, network_quantum_s)
         self._seq = itertools.count()
         self._mailboxes: dict[tuple[int, str], simpy.Store] = {}
         self._partitions: list[tuple[frozenset[int], frozenset[int] | None]] = []
@@ -224,18 +227,22 @@ class Runtime:
     def _apply_memory_effect(self, node: Node, effect: MemoryEffect, pattern: str) -> Generator[Any, Any, None]:
         if effect.swap_out_bytes > 0:
             # Swapping out is write-back by kswapd: it occupies the disk but nobody waits on it.
+            # Linux writes swap in contiguous clusters: sequential for the device.
             node.stats.swap_out_bytes += effect.swap_out_bytes
-            self.env.process(_ignore_crash(self._disk(node, "write", effect.swap_out_bytes, "rand")))
+            self.env.process(_ignore_crash(self._disk(node, "write", effect.swap_out_bytes, "seq")))
         if effect.swap_in_bytes > 0:
+            # ...and reads it back with readahead of 8 pages (vm.page-cluster = 3): 32 KiB requests.
             node.stats.swap_in_bytes += effect.swap_in_bytes
-            yield from self._disk(node, "read", effect.swap_in_bytes, "rand")
+            yield from self._disk(node, "read", effect.swap_in_bytes, "rand", SWAP_READ_BYTES)
         if effect.disk_read_bytes > 0:
             yield from self._disk(node, "read", effect.disk_read_bytes, pattern)
 
-    def _disk(self, node: Node, op: str, nbytes: float, pattern: str) -> Generator[Any, Any, None]:
+    def _disk(
+        self, node: Node, op: str, nbytes: float, pattern: str, request_bytes: float | None = None
+    ) -> Generator[Any, Any, None]:
         if nbytes <= 0:
             return
-        cost = disk_cost(node.disk_spec, op, nbytes, pattern)
+        cost = disk_cost(node.disk_spec, op, nbytes, pattern, request_bytes)
         with node.disks.request() as slot:
             yield slot
             seconds = cost.seconds * node.slow_factor
