@@ -163,3 +163,28 @@ def test_slow_node_takes_longer():
         return rt.now
 
     assert run(rt, body) == pytest.approx(3.0)
+
+
+def test_memory_tight_pi_does_less_disk_io_at_swappiness_100_than_at_1():
+    """The fog seed's claim, through the runtime: swap cold daemon pages once, keep files cached."""
+
+    def disk_bytes(swappiness: int) -> float:
+        rt = make_runtime(nodes=1, memory={"ram_mib": 1024, "os_reserved_mib": 150, "swap_mib": 512,
+                                           "swappiness": swappiness})
+        node = rt.nodes[0]
+        for i in range(6):
+            rt.place(node, f"layer-{i}", 100 * MB)
+
+        def body():
+            yield rt.alloc(node, "daemons", 450 * 2**20, hot_fraction=0.1)  # mostly idle pages
+            for _ in range(5):
+                for i in range(6):
+                    yield rt.read(node, 100 * MB, file=f"layer-{i}")
+                yield rt.touch(node, "daemons")
+            return True
+
+        run(rt, body)
+        return node.stats.disk_read_bytes + node.stats.disk_write_bytes
+
+    low, high = disk_bytes(1), disk_bytes(100)
+    assert high < 0.6 * low, (low, high)
