@@ -8,7 +8,6 @@ group, and one or two methods. Plugins register classes through the hooks in
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generator, Protocol
 
@@ -159,7 +158,3 @@ class Backend(Protocol):
                 workload: type[Workload], workload_params: Any) -> RunOutcome:
         """Deploy ``system`` on the configured cluster, serve ``workload``, measure."""
         ...
-
-
-def params_fields(params_cls: type) -> list[str]:
-    return [f.name for f in dataclasses.fields(params_cls)]

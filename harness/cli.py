@@ -21,7 +21,7 @@ import os
 import sys
 from typing import Callable
 
-EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_BAD_INPUT = 0, 2  # 1: some run failed (see harness.sweep.summarize)
 
 
 # Verb -> "module:function"; imported only when used, so start-up stays cheap.

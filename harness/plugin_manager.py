@@ -138,16 +138,6 @@ def _register(pm: pluggy.PluginManager, ep: metadata.EntryPoint, info: PluginInf
         _all_infos.append(info)
 
 
-def register_module(module: Any, info: PluginInfo) -> None:
-    """Register an in-process plugin module (used by tests and the conformance kit)."""
-    pm = plugin_manager()
-    pm.register(module, name=info.name)
-    _infos[id(module)] = info
-    _all_infos.append(info)
-    global _registry
-    _registry = None
-
-
 def _one_line(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".strip().splitlines()
     return text[0] if text else type(exc).__name__

@@ -18,9 +18,6 @@ from harness import CONF_DIR
 from harness.config.schema import register_schemas
 from harness.config.validate import ConfigError, omegaconf_line, validate
 
-GROUP_NAMES = ("system", "workload", "hardware", "cluster", "faults", "backend", "suite")
-
-
 def check(overrides: list[str], multirun: bool) -> int:
     """Validate; return how many runs the command will launch."""
     from hydra.core.override_parser.overrides_parser import OverridesParser

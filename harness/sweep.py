@@ -113,6 +113,7 @@ class Progress:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._last = ""
+        self._finished: dict[Path, tuple[str, bool]] = {}
         self._tty = sys.stderr.isatty()
 
     def start(self) -> None:
@@ -136,20 +137,29 @@ class Progress:
         print(("\r" if self._tty else "") + line, end=end, file=sys.stderr, flush=True)
 
     def line(self) -> str:
-        from harness.results.record import read_record
-
         done = failed = reused = 0
         for path in self.sweep_dir.glob("*/record.json"):
-            try:
-                record = read_record(path)
-            except (OSError, ValueError):
+            outcome = self._finished.get(path) or self._read_finished(path)
+            if outcome is None:
                 continue
-            if record["status"] == "running":
-                continue
+            status, was_reused = outcome
             done += 1
-            failed += record["status"] != "ok"
-            reused += bool(record.get("reused_from"))
+            failed += status != "ok"
+            reused += was_reused
         elapsed = time.monotonic() - self.started
         fresh = done - reused
         eta = "?" if fresh == 0 else f"{elapsed / fresh * max(0, self.total - done):.0f}s"
         return f"[harness] {done}/{self.total} done, {failed} failed, {reused} reused, elapsed {elapsed:.0f}s, ETA {eta}"
+
+    def _read_finished(self, path: Path) -> tuple[str, bool] | None:
+        """(status, reused) of a finished record, cached: a finished record never changes."""
+        from harness.results.record import read_record
+
+        try:
+            record = read_record(path)
+        except (OSError, ValueError):
+            return None
+        if record["status"] == "running":
+            return None
+        self._finished[path] = (record["status"], bool(record.get("reused_from")))
+        return self._finished[path]

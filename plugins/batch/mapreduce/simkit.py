@@ -31,8 +31,20 @@ def _yaml(group: str, name: str, extra_dirs: tuple[Path, ...] = ()) -> DictConfi
     for root in (*extra_dirs, PLUGIN_CONF, REPO_CONF):
         path = root / group / f"{name}.yaml"
         if path.exists():
-            return OmegaConf.load(path)
+            return _with_defaults(OmegaConf.load(path), extra_dirs)
     raise FileNotFoundError(f"no {group}/{name}.yaml under {PLUGIN_CONF} or {REPO_CONF}")
+
+
+def _with_defaults(node: DictConfig, extra_dirs: tuple[Path, ...]) -> DictConfig:
+    """Resolve the one defaults-list form the presets use: ``/group@key.path: name``."""
+    defaults = node.pop("defaults", None) or []
+    for entry in defaults:
+        if entry == "_self_" or not isinstance(entry, DictConfig):
+            continue
+        for target, name in entry.items():
+            group, _, key = str(target).lstrip("/").partition("@")
+            OmegaConf.update(node, key, _yaml(group, str(name), extra_dirs), merge=True)
+    return node
 
 
 def compose(workload: str = "wordcount", hardware: str = "rpi3", cluster: str = "small_rack",
