@@ -98,10 +98,10 @@ class Runtime:
         return self.env.event()
 
     def all_of(self, events: Iterable[simpy.Event]) -> simpy.Event:
-        return self.env.all_of(list(events))
+        return _defused(self.env.all_of(list(events)))
 
     def any_of(self, events: Iterable[simpy.Event]) -> simpy.Event:
-        return self.env.any_of(list(events))
+        return _defused(self.env.any_of(list(events)))
 
     def spawn(self, body: Generator[Any, Any, Any], node: Node | None = None) -> simpy.Process:
         """Start a process; one bound to ``node`` dies quietly when that node crashes."""
@@ -374,6 +374,13 @@ class Runtime:
             node.processes[seq] = proc
         proc.callbacks.append(lambda _e: [n.processes.pop(seq, None) for n in nodes])
         return proc
+
+
+def _defused(event: simpy.Event) -> simpy.Event:
+    """A waiter that dies in a crash leaves its condition unwatched; its failure then
+    concerns nobody and must not stop the kernel (a live waiter still receives it)."""
+    event.defused = True
+    return event
 
 
 def _translate_interrupts(body: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:

@@ -13,8 +13,9 @@ from harness.api import hookimpl
 @hookimpl
 def harness_systems() -> list[type]:
     from plugins.batch.mapreduce.system import MapReduce
+    from plugins.batch.spark.system import Spark
 
-    return [MapReduce]
+    return [MapReduce, Spark]
 
 
 @hookimpl

@@ -188,3 +188,21 @@ def test_memory_tight_pi_does_less_disk_io_at_swappiness_100_than_at_1():
 
     low, high = disk_bytes(1), disk_bytes(100)
     assert high < 0.6 * low, (low, high)
+
+
+def test_a_crash_that_kills_the_waiter_of_a_condition_does_not_stop_the_simulation():
+    rt = make_runtime(nodes=2, nic={"bandwidth_mbit": 8})
+    a, b = rt.nodes
+    rt.place(a, "f", MB)
+
+    def on_b():
+        yield rt.all_of([rt.read(a, MB, file="f"), rt.transfer(a, b, 10 * MB)])
+
+    def body():
+        rt.spawn(on_b(), node=b)
+        yield rt.sleep(0.5)
+        rt.crash(b)  # the waiter dies; the transfer fails with nobody left to hear it
+        yield rt.sleep(20)
+        return rt.now
+
+    assert run(rt, body) == pytest.approx(20.5)

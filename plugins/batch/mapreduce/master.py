@@ -105,9 +105,8 @@ class OutputLog:
         return i
 
     def update(self, cursor: int, map_phase_over: bool) -> msg.ShuffleUpdate:
-        idx = np.nonzero(self.valid[cursor:self.size])[0] + cursor
-        return msg.ShuffleUpdate(self.size, idx, self.maps[idx], self.nodes[idx], self.generations[idx],
-                                 self.attempts[idx], self.marks[idx], self.sizes[idx], map_phase_over)
+        idx = (np.flatnonzero(self.valid[cursor:self.size]) + cursor).astype(np.int32)
+        return msg.ShuffleUpdate(self.size, idx, self, map_phase_over)
 
 
 class JobRun:

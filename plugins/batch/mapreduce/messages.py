@@ -119,19 +119,21 @@ class Reregister:
 
 @dataclass(frozen=True)
 class ShuffleUpdate:
+    """The map outputs logged since a reducer's cursor that are still valid.
+
+    ``log_index`` selects entries of the master's output log; what those entries say
+    (task, worker, generation, page-cache mark, size) never changes once written, so the
+    update refers to them instead of copying them (the wire size counts them in full).
+    """
+
     cursor: int  # the log length this update covers
-    log_index: np.ndarray
-    maps: np.ndarray
-    nodes: np.ndarray
-    generations: np.ndarray
-    attempts: np.ndarray
-    marks: np.ndarray
-    sizes: np.ndarray
+    log_index: np.ndarray  # int32
+    log: Any  # the master's OutputLog (immutable fields only)
     map_phase_over: bool
 
     @property
     def nbytes(self) -> float:
-        return HEADER_BYTES + ENTRY_BYTES * len(self.maps)
+        return HEADER_BYTES + ENTRY_BYTES * len(self.log_index)
 
 
 def size_of(message: Any) -> float:

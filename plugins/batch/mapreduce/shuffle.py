@@ -39,7 +39,7 @@ import numpy as np
 from harness.sim.models.disk import disk_cost
 from harness.sim.runtime import NodeDown, Unreachable
 
-EXACT_SOURCES = 32  # rounds with at most this many distinct sources use one flow per source
+EXACT_SOURCES = 8  # rounds with at most this many distinct sources use one flow per source
 OWN_RACK_MERGE = 0.1  # own-rack bytes below this share of a round's off-rack bytes share its flow
 SLOW_REFRESH_S = 1.0  # re-read nodes' slow factors at most this often (sim seconds) at scale
 MIB = float(1 << 20)
@@ -182,49 +182,66 @@ class ShuffleModel:
         self.rt.read(node, requests * self.block_bytes[spec], "rand")  # nobody waits: it only occupies the disk
 
     # -- the round ------------------------------------------------------------------
-    def fetch(self, aid: int, dst: Any, nodes: np.ndarray, generations: np.ndarray, region_bytes: np.ndarray,
-              miss: np.ndarray, last: bool) -> Generator[Any, Any, tuple[np.ndarray, float]]:
-        """Fetch one round; returns which entries arrived (source alive throughout) and bytes."""
-        rt = self.rt
-        ok = self.valid(nodes, generations)
-        wait = self.wait_seconds(dst, nodes, region_bytes, miss & ok)
-        remote = ok & (nodes != dst.id) & (region_bytes > 0)
-        counts = np.bincount(nodes[remote], minlength=len(self.nodes))
-        distinct = np.nonzero(counts)[0]
-        if len(distinct) <= EXACT_SOURCES:
-            failed = yield from self._exact(dst, nodes, region_bytes, remote, distinct, wait)
-            if failed:
-                ok &= ~np.isin(nodes, failed)
-            if last and aid in self.debt:
-                yield from self._aggregated(aid, dst, nodes, region_bytes, np.zeros(len(nodes), dtype=bool), 0.0, True)
-        else:
-            yield from self._aggregated(aid, dst, nodes, region_bytes, remote, wait, last)
-            ok &= self.valid(nodes, generations)  # sources that died during the round lost their part
-            self.sent += np.bincount(nodes[ok & remote], weights=region_bytes[ok & remote], minlength=len(self.nodes))
-        ok &= self.valid(nodes, generations)
-        return ok, float(region_bytes[ok].sum())
+    def fetch(self, aid: int, dst: Any, idx: np.ndarray, log: Any, sizes_of: Any, r: int, R: int,
+              last: bool) -> Generator[Any, Any, tuple[np.ndarray, float]]:
+        """Fetch one round: the log entries ``idx`` (region ``r`` of each map output).
 
-    def _exact(self, dst: Any, nodes: np.ndarray, nbytes: np.ndarray, remote: np.ndarray,
-               distinct: np.ndarray, wait: float) -> Generator[Any, Any, list[int]]:
+        Returns which entries arrived (their source stayed alive) and the bytes received.
+        Only ``idx`` is held across the wait: at paper scale 1,746 reducers are mid-round
+        at once, so per-entry arrays are rebuilt from the log rather than kept.
+        """
+        rt = self.rt
+        nodes, generations = log.nodes[idx], log.generations[idx]
+        sizes = sizes_of(idx)
+        ok = self.valid(nodes, generations)
+        miss = ok & ~self.cached(nodes, log.marks[idx], log.sizes[idx], r, R)
+        wait = self.wait_seconds(dst, nodes, sizes, miss)
+        remote = ok & (nodes != dst.id) & (sizes > 0)
+        distinct = np.flatnonzero(np.bincount(nodes[remote], minlength=len(self.nodes)))
+        if len(distinct) <= EXACT_SOURCES:
+            parts = [(int(src), float(sizes[remote & (nodes == src)].sum())) for src in distinct]
+            del nodes, generations, sizes, ok, miss, remote
+            failed = yield from self._exact(dst, parts, wait)
+            if last and aid in self.debt:
+                yield from self._pay(aid, dst, [], 0.0)
+        else:
+            failed = []
+            groups = self._groups(dst, nodes, sizes, remote)
+            del nodes, generations, sizes, ok, miss, remote
+            yield from self._aggregated(aid, dst, groups, wait, last)
+        nodes, sizes = log.nodes[idx], sizes_of(idx)
+        ok = self.valid(nodes, log.generations[idx])  # sources that died during the round lost their part
+        if failed:
+            ok &= ~np.isin(nodes, failed)
+        else:
+            moved = ok & (nodes != dst.id)
+            self.sent += np.bincount(nodes[moved], weights=sizes[moved], minlength=len(self.nodes))
+        return ok, float(sizes[ok].sum())
+
+    def _exact(self, dst: Any, parts: list[tuple[int, float]], wait: float) -> Generator[Any, Any, list[int]]:
+        """One real transfer per source: exact flows and exact failures (small rounds)."""
         rt = self.rt
         failed: list[int] = []
         events = [rt.sleep(wait)]
-        for src_id in distinct.tolist():
-            size = float(nbytes[remote & (nodes == src_id)].sum())
+        for src_id, size in parts:
             events.append(rt.spawn(_guarded(rt.transfer(self.nodes[src_id], dst, size), src_id, failed)))
         yield rt.all_of(events)
         return failed
 
-    def _aggregated(self, aid: int, dst: Any, nodes: np.ndarray, nbytes: np.ndarray, remote: np.ndarray,
-                    wait: float, last: bool) -> Generator[Any, Any, None]:
-        rt = self.rt
-        net = getattr(rt, "net", None)
-        groups = self._groups(dst, nodes, nbytes, remote)
+    def _aggregated(self, aid: int, dst: Any, groups: list[tuple[list[Any], float, Any]], wait: float,
+                    last: bool) -> Generator[Any, Any, None]:
         owed = self.debt.pop(aid, 0.0) + sum(size for _p, size, _r in groups)
         if not last and owed < self.min_flow:  # too small to be worth a flow: carry it over
             self.debt[aid] = owed
-            yield rt.sleep(wait)
+            yield self.rt.sleep(wait)
             return
+        self.debt[aid] = owed
+        yield from self._pay(aid, dst, groups, wait)
+
+    def _pay(self, aid: int, dst: Any, groups: list[tuple[list[Any], float, Any]], wait: float) -> Generator[Any, Any, None]:
+        """Move the attempt's carried-over bytes (scaled onto this round's paths)."""
+        rt = self.rt
+        owed = self.debt.pop(aid, 0.0)
         if owed <= 0:
             yield rt.sleep(wait)
             return
@@ -232,6 +249,7 @@ class ShuffleModel:
             groups = [([("rack_down", dst.rack), ("down", dst.id)], owed, dst)]
         scale = owed / sum(size for _p, size, _r in groups)
         groups = [(path, size * scale, rep) for path, size, rep in groups]
+        net = getattr(rt, "net", None)
         if net is None:  # a runtime without flow-level access: one transfer per group representative
             procs = [rt.spawn(_guarded(rt.transfer(rep, dst, size), rep.id, [])) for _path, size, rep in groups]
             yield rt.all_of([rt.sleep(wait), *procs])

@@ -47,18 +47,21 @@ def _with_defaults(node: DictConfig, extra_dirs: tuple[Path, ...]) -> DictConfig
     return node
 
 
-def compose(workload: str = "wordcount", hardware: str = "rpi3", cluster: str = "small_rack",
-            faults: str | dict[str, Any] = "none", seed: int = 0, overrides: dict[str, Any] | None = None,
+def compose(workload: str = "wordcount", hardware: str | dict[str, Any] = "rpi3",
+            cluster: str | dict[str, Any] = "small_rack", faults: str | dict[str, Any] = "none", seed: int = 0, overrides: dict[str, Any] | None = None,
             conf_dirs: tuple[Path, ...] = ()) -> DictConfig:
     from harness.config.schema import BackendConfig, ClusterConfig, FaultsConfig, HardwareProfile
 
-    fault_cfg = faults if isinstance(faults, dict) else _yaml("faults", faults, conf_dirs)
+    def group(name: str, value: str | dict[str, Any]) -> Any:
+        return OmegaConf.create(value) if isinstance(value, dict) else _yaml(name, value, conf_dirs)
+
+    fault_cfg = group("faults", faults)
     config = OmegaConf.create({
         "seed": seed,
         "system": _yaml("system", "mapreduce", conf_dirs),
         "workload": _yaml("workload", workload, conf_dirs),
-        "hardware": OmegaConf.merge(OmegaConf.structured(HardwareProfile), _yaml("hardware", hardware, conf_dirs)),
-        "cluster": OmegaConf.merge(OmegaConf.structured(ClusterConfig), _yaml("cluster", cluster, conf_dirs)),
+        "hardware": OmegaConf.merge(OmegaConf.structured(HardwareProfile), group("hardware", hardware)),
+        "cluster": OmegaConf.merge(OmegaConf.structured(ClusterConfig), group("cluster", cluster)),
         "faults": OmegaConf.merge(OmegaConf.structured(FaultsConfig), fault_cfg),
         "backend": OmegaConf.structured(BackendConfig),
     })

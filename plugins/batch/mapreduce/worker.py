@@ -193,23 +193,22 @@ class Worker:
             self.send(msg.ShufflePoll(job.jid, aid, node.id, inc, cursor, want))
             update = yield from self.await_update(port)
             cursor = update.cursor
-            fresh = ~have[update.maps]
-            if not fresh.any():
+            log = update.log
+            idx = update.log_index[~have[log.maps[update.log_index]]]
+            del update
+            if len(idx) == 0:
                 continue
-            maps, attempts, nodes = update.maps[fresh], update.attempts[fresh], update.nodes[fresh]
-            sizes = job.region_bytes(r, maps, attempts)
-            miss = ~self.sys.shuffle.cached(nodes, update.marks[fresh], update.sizes[fresh], r, job.R)
-            last = n_have + len(maps) >= job.M
-            ok, got = yield from self.sys.shuffle.fetch(aid, node, nodes, update.generations[fresh], sizes, miss, last)
-            have[maps[ok]] = True
+            last = n_have + len(idx) >= job.M
+            ok, got = yield from self.sys.shuffle.fetch(
+                aid, node, idx, log, lambda i: job.region_bytes(r, log.maps[i], log.attempts[i]), r, job.R, last)
+            have[log.maps[idx[ok]]] = True
             n_have += int(ok.sum())
             in_bytes += got
             rt.recorder.add("bytes_shuffled", got, "B")
             if job.materialized:
-                fetched.extend(int(a) for a in attempts[ok])
+                fetched.extend(int(a) for a in log.attempts[idx[ok]])
             if not ok.all():
-                lost = tuple(int(i) for i in update.log_index[fresh][~ok])
-                self.send(msg.FetchFailed(job.jid, aid, node.id, inc, lost))
+                self.send(msg.FetchFailed(job.jid, aid, node.id, inc, tuple(int(i) for i in idx[~ok])))
         return fetched, in_bytes
 
     def await_update(self, port: str) -> Generator[Any, Any, msg.ShuffleUpdate]:

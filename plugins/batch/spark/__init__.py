@@ -1,0 +1,1 @@
+"""Spark RDDs (Zaharia et al., NSDI'12) for the batch workloads: see ``system.py``."""
