@@ -125,6 +125,7 @@ class JobRun:
         self.pending_reduces = 0
         self.running_maps: dict[int, None] = {}  # in-progress map tasks, oldest first
         self.running_reduces: dict[int, None] = {}
+        self.unbacked = {"map": {}, "reduce": {}}  # in-progress tasks without a backup, oldest first
         self.maps_done = 0
         self.reduces_done = 0
         self.log = OutputLog(job.M + job.M // 8)
@@ -312,6 +313,8 @@ class Master:
         if task.state != RUNNING or task.live:
             return
         task.state = PENDING
+        task.backed_up = False
+        jr.unbacked[att.kind].pop(att.task, None)
         if att.kind == "map":
             jr.running_maps.pop(att.task, None)
             jr.enqueue_map(att.task)
@@ -347,6 +350,7 @@ class Master:
             if task.state == PENDING:
                 jr.pending_maps -= 1
                 jr.running_maps[t] = None
+                jr.unbacked["map"][t] = None
             jr.first_map = min(jr.first_map, now)
             message: Any = msg.RunMap(jr.job.jid, aid, t)
         else:
@@ -354,12 +358,14 @@ class Master:
             if task.state == PENDING:
                 jr.pending_reduces -= 1
                 jr.running_reduces[t] = None
+                jr.unbacked["reduce"][t] = None
             jr.first_reduce = min(jr.first_reduce, now)
             message = msg.RunReduce(jr.job.jid, aid, t)
         task.state = RUNNING
         task.ran = True
         if backup:
             task.backed_up = True
+            jr.unbacked[kind].pop(t, None)
             self.rt.recorder.count("backup_tasks")
         self.rt.send(self.node, w.node, message, port=WORKER_PORT)
 
@@ -408,6 +414,7 @@ class Master:
         task.state = DONE
         task.winner = att.aid
         jr.running_maps.pop(att.task, None)
+        jr.unbacked["map"].pop(att.task, None)
         jr.maps_done += 1
         task.log_index = jr.log.append(att.task, att.node, att.incarnation, att.aid, m.mark, m.out_bytes)
         w.done_maps.append(att.task)
@@ -435,6 +442,7 @@ class Master:
         task.state = DONE
         task.winner = att.aid
         jr.running_reduces.pop(att.task, None)
+        jr.unbacked["reduce"].pop(att.task, None)
         jr.reduces_done += 1
         jr.shuffle_end = max(jr.shuffle_end, m.shuffle_end)
         jr.first_sort = min(jr.first_sort, m.shuffle_end)
@@ -533,8 +541,9 @@ class Master:
         return jr.pending_reduces > 0 or self.backup_phase(jr, "reduce")
 
     def backup_phase(self, jr: JobRun, kind: str) -> bool:
-        """Near the end of a phase: nothing left to start, few tasks still in progress."""
-        if not self.p.backup_tasks:
+        """Near the end of a phase: nothing left to start, few tasks still in progress, and
+        some of them without a backup yet."""
+        if not self.p.backup_tasks or not jr.unbacked[kind]:
             return False
         if kind == "map":
             total, pending, running = jr.job.M, jr.pending_maps, jr.running_maps
@@ -551,7 +560,7 @@ class Master:
                 self.rt.recorder.count(f"locality_{where}")
                 self.launch(jr, w, "map", t)
             else:
-                t = self.pick_backup(jr, jr.running_maps, jr.maps, w) if self.backup_phase(jr, "map") else None
+                t = self.pick_backup(jr, "map", w) if self.backup_phase(jr, "map") else None
                 if t is None:
                     break
                 self.launch(jr, w, "map", t, backup=True)
@@ -566,7 +575,7 @@ class Master:
                     break
                 self.launch(jr, w, "reduce", t)
             else:
-                t = self.pick_backup(jr, jr.running_reduces, jr.reduces, w) if self.backup_phase(jr, "reduce") else None
+                t = self.pick_backup(jr, "reduce", w) if self.backup_phase(jr, "reduce") else None
                 if t is None:
                     break
                 self.launch(jr, w, "reduce", t, backup=True)
@@ -599,12 +608,11 @@ class Master:
             return "rack_local"
         return "remote"
 
-    def pick_backup(self, jr: JobRun, running: dict[int, None], tasks: list[Task], w: WorkerInfo) -> int | None:
+    def pick_backup(self, jr: JobRun, kind: str, w: WorkerInfo) -> int | None:
         """The longest-running in-progress task without a backup, not already on ``w``."""
-        for t in running:
+        tasks = jr.maps if kind == "map" else jr.reduces
+        for t in jr.unbacked[kind]:
             task = tasks[t]
-            if task.backed_up or len(task.live) != 1:
-                continue
-            if jr.attempts[task.live[0]].node != w.id:
+            if len(task.live) == 1 and jr.attempts[task.live[0]].node != w.id:
                 return t
         return None

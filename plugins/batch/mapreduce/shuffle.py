@@ -49,7 +49,7 @@ class ShuffleModel:
     """Per-node arrays (indexed by node id) shared by all reduce attempts of a run."""
 
     def __init__(self, rt: Any, parallel_fetches: int, serve_flush_s: float, min_flow_mb: float,
-                 worker_anon_bytes: float) -> None:
+                 worker_anon_bytes: float, page_cache: bool = True, page_cache_mb: float | None = None) -> None:
         self.rt = rt
         self.nodes = rt.nodes
         n = len(self.nodes)
@@ -67,6 +67,10 @@ class ShuffleModel:
         self.specs = list(specs)
         self.cache_bytes = np.array([max(0.0, node.memory.spec.ram_bytes - node.memory.spec.os_reserved_bytes
                                          - worker_anon_bytes) for node in self.nodes])
+        if page_cache_mb is not None:
+            self.cache_bytes[:] = np.minimum(self.cache_bytes, page_cache_mb * MIB)
+        if not page_cache:
+            self.cache_bytes[:] = 0.0
         self.io_clock = np.zeros(n)  # file bytes through each node's page cache so far
         self.up = np.ones(n, dtype=bool)
         self.generation = np.zeros(n, dtype=np.int64)

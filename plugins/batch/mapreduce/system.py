@@ -46,9 +46,11 @@ class MapReduceParams:
     heartbeat_s: float = 10.0  # the master pings workers silent for this long
     failure_timeout_s: float = 30.0  # ...and marks them failed after this much silence
     reduce_start: float = 0.0  # share of maps done before reduce tasks are scheduled
-    parallel_fetches: int = 5  # fetches in flight per reduce task (Hadoop's parallelcopies)
+    parallel_fetches: int = 1  # fetch RPCs in flight per reduce task (see docs/results.md)
     fetch_rounds: int = 10  # a reducer fetches once at least M / fetch_rounds new outputs exist
     serve_flush_s: float = 30.0  # granularity (s of disk time) at which served fetches occupy disks
+    shuffle_page_cache: bool = False  # False: every fetch reads the map worker's local disk (OSDI'04 3.1)
+    page_cache_mb: Optional[float] = None  # per node; None: RAM - os_reserved - the worker's buffers
     min_flow_mb: float = 64.0  # at scale, a reducer's fetched bytes move in flows of at least this
     map_buffer_mb: float = 100.0  # map output buffer (memory)
     sort_buffer_mb: float = 100.0  # in-memory sort; bigger partitions are sorted externally
@@ -113,7 +115,8 @@ class MapReduce(System):
             worker_nodes = others
         storage = [n for n in rt.nodes if n is not self.master_node] or [self.master_node]
         self.worker_anon_bytes = (p.map_slots * p.map_buffer_mb + p.reduce_slots * p.sort_buffer_mb) * MIB
-        self.shuffle = ShuffleModel(rt, p.parallel_fetches, p.serve_flush_s, p.min_flow_mb, self.worker_anon_bytes)
+        self.shuffle = ShuffleModel(rt, p.parallel_fetches, p.serve_flush_s, p.min_flow_mb, self.worker_anon_bytes,
+                                    p.shuffle_page_cache, p.page_cache_mb)
         self.input_placement = Placement(storage, rt.rng("mapreduce/input-placement"))
         self.output_placement = Placement(storage, rt.rng("mapreduce/output-placement"))
         self.jobs: dict[int, Job] = {}

@@ -204,6 +204,7 @@ class Worker:
             have[log.maps[idx[ok]]] = True
             n_have += int(ok.sum())
             in_bytes += got
+            self.sys.shuffle.io(node, got)  # fetched data is kept in local files until the sort
             rt.recorder.add("bytes_shuffled", got, "B")
             if job.materialized:
                 fetched.extend(int(a) for a in log.attempts[idx[ok]])
