@@ -30,18 +30,20 @@ GROUPS = ("system", "workload", "hardware", "cluster", "faults", "backend")
 
 
 def identity(config: DictConfig) -> tuple[str, str]:
-    """(config_hash, key): what the run computes, and that plus the code that computes it.
+    """(config_hash, key): what the run computes, and that plus the code that computes it."""
+    digest = config_hash(OmegaConf.to_container(config, resolve=True))
+    return digest, sha256(digest + run_code_version(config))
 
-    Run-control keys (results_dir, rerun, timeout) are left out: they never change a
-    metric. Sweep order cannot matter: the hash is of the resolved config, sorted.
+
+def config_hash(resolved: dict[str, Any]) -> str:
+    """The hash of a resolved config without run-control keys (results_dir, rerun,
+    timeout...) and prose (description, sources): neither changes a metric. Sweep order
+    cannot matter: the hash is of the resolved config, canonically sorted.
     """
-    resolved = _without_prose(OmegaConf.to_container(config, resolve=True))
-    for key in RUN_CONTROL_KEYS:
-        resolved.pop(key, None)
-    for key in BACKEND_RUN_CONTROL_KEYS:
-        resolved.get("backend", {}).pop(key, None)
-    config_hash = sha256(canonical_json(resolved))
-    return config_hash, sha256(config_hash + run_code_version(config))
+    kept = _without_prose({k: v for k, v in resolved.items() if k not in RUN_CONTROL_KEYS})
+    if "backend" in kept:
+        kept["backend"] = {k: v for k, v in kept["backend"].items() if k not in BACKEND_RUN_CONTROL_KEYS}
+    return sha256(canonical_json(kept))
 
 
 def _without_prose(value: Any) -> Any:

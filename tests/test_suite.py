@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, harness
-from harness.config.schema import BACKEND_RUN_CONTROL_KEYS, RUN_CONTROL_KEYS
-from harness.provenance import canonical_json, sha256
 from harness.results.record import write_record
 from harness.suite import available_suites, config_changes, load_suite, tolerances_of, write_baseline
 
@@ -112,9 +110,9 @@ def test_the_committed_baseline_is_portable_and_self_consistent():
 
 
 def _config_hash(config: dict) -> str:
-    resolved = {k: v for k, v in config.items() if k not in RUN_CONTROL_KEYS}
-    resolved["backend"] = {k: v for k, v in resolved["backend"].items() if k not in BACKEND_RUN_CONTROL_KEYS}
-    return sha256(canonical_json(resolved))
+    from harness.run import config_hash
+
+    return config_hash(config)
 
 
 def test_tolerances_come_from_the_suite():
