@@ -3,7 +3,12 @@
 Runs are matched by ``config_hash`` (the resolved config without run-control keys), so a
 baseline recorded by older code lines up with the same configuration run by newer code.
 Simulated metrics are deterministic, so the default tolerance is zero and every change is
-shown; wall-clock time is a single noisy sample and is only ever advisory.
+shown. Wall-clock time (the harness's own speed) is noisy: every fresh (not reused) record
+of a config is one sample, the two sides are compared as a ratio of medians with a
+Mann-Whitney U test, and a run is judged slower or faster only when the test says so at
+``alpha`` from at least ``min_samples`` samples a side; never from a single sample. It
+gates only when asked (``--wall-tolerance``), since timings are comparable only when both
+sides were measured on one machine in one session.
 
 Exit codes: 0 within tolerance, 1 regression, 2 unusable input.
 """
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +41,8 @@ __all__ = [
     "MetricChange",
     "RunPair",
     "Tolerances",
+    "WallPolicy",
+    "WallTime",
     "compare_main",
     "compare_records",
     "metric_direction",
@@ -125,27 +133,75 @@ class MetricChange:
         return self.verdict == "regression"
 
 
+WallVerdict = Literal["slower", "faster", "no significant change", "too few samples"]
+
+
+@dataclass(frozen=True)
+class WallPolicy:
+    """How wall-clock samples are judged: a two-sided Mann-Whitney U test at ``alpha``
+    on at least ``min_samples`` samples a side; ``tolerance`` (a relative slowdown of the
+    medians, e.g. 0.1) makes a significant slowdown beyond it a regression; None: advisory.
+    """
+
+    alpha: float = 0.01
+    min_samples: int = 5
+    tolerance: float | None = None
+
+
+@dataclass(frozen=True)
+class WallTime:
+    """The wall-clock samples of one matched run, and what they say."""
+
+    base: tuple[float, ...]
+    current: tuple[float, ...]
+    policy: WallPolicy = WallPolicy()
+
+    @property
+    def ratio(self) -> float | None:
+        """Median current / median base."""
+        if not self.base or not self.current or statistics.median(self.base) <= 0:
+            return None
+        return statistics.median(self.current) / statistics.median(self.base)
+
+    @property
+    def p_value(self) -> float | None:
+        if min(len(self.base), len(self.current)) < self.policy.min_samples:
+            return None
+        from scipy.stats import mannwhitneyu
+
+        if len(set(self.base) | set(self.current)) == 1:
+            return 1.0  # all samples equal: nothing to test
+        return float(mannwhitneyu(self.current, self.base, alternative="two-sided").pvalue)
+
+    @property
+    def verdict(self) -> WallVerdict:
+        p, ratio = self.p_value, self.ratio
+        if p is None or ratio is None:
+            return "too few samples"
+        if p >= self.policy.alpha or ratio == 1.0:
+            return "no significant change"
+        return "slower" if ratio > 1.0 else "faster"
+
+    @property
+    def regressed(self) -> bool:
+        limit = self.policy.tolerance
+        return limit is not None and self.verdict == "slower" and (self.ratio or 0.0) > 1.0 + limit
+
+
 @dataclass(frozen=True)
 class RunPair:
-    """A matched run: its statuses and its (advisory) wall-clock times."""
+    """A matched run: its statuses and its wall-clock samples."""
 
     run: str
     config_hash: str
     base_status: str
     current_status: str
-    base_wall_s: float | None
-    current_wall_s: float | None
+    wall: WallTime
 
     @property
     def regressed(self) -> bool:
         """A run that worked in the baseline and no longer does."""
         return self.base_status == "ok" and self.current_status != "ok"
-
-    @property
-    def wall_ratio(self) -> float | None:
-        if not self.base_wall_s or self.current_wall_s is None:
-            return None
-        return self.current_wall_s / self.base_wall_s
 
 
 @dataclass(frozen=True)
@@ -165,6 +221,11 @@ class Comparison:
         return [pair for pair in self.runs if pair.regressed]
 
     @property
+    def slower_runs(self) -> list[RunPair]:
+        """Runs significantly slower than allowed (only when wall time is gated)."""
+        return [pair for pair in self.runs if pair.wall.regressed]
+
+    @property
     def usable(self) -> bool:
         return bool(self.runs) and not (self.only_base or self.only_current or self.unmatchable)
 
@@ -172,7 +233,7 @@ class Comparison:
     def exit_code(self) -> int:
         if not self.usable:
             return EXIT_UNUSABLE
-        return EXIT_REGRESSION if self.regressions or self.regressed_runs else EXIT_OK
+        return EXIT_REGRESSION if self.regressions or self.regressed_runs or self.slower_runs else EXIT_OK
 
 
 # --- matching ------------------------------------------------------------------------------
@@ -193,6 +254,16 @@ def _preference(record: Record) -> tuple[bool, str, str]:
     # Of several records for one config (reruns, resumed copies) the latest ok one speaks.
     ok = display_status(record) == "ok"
     return (ok, str(record.get("started_at") or ""), str(record.get("run_id") or ""))
+
+
+def _wall_samples(records: Sequence[Record]) -> dict[str, tuple[float, ...]]:
+    """config_hash -> the wall times of its fresh ok records (a reused record measured nothing)."""
+    samples: dict[str, list[float]] = {}
+    for record in records:
+        seconds = _seconds(record)
+        if record.get("config_hash") and display_status(record) == "ok" and not record.get("reused_from") and seconds is not None:
+            samples.setdefault(str(record["config_hash"]), []).append(seconds)
+    return {key: tuple(values) for key, values in samples.items()}
 
 
 def _by_hash(records: Sequence[Record]) -> tuple[dict[str, Record], list[str]]:
@@ -267,12 +338,10 @@ def _compare_metric(
 
 
 def _compare_pair(
-    key: str, base: Record, current: Record, tolerances: Tolerances
+    key: str, base: Record, current: Record, tolerances: Tolerances, wall: WallTime
 ) -> tuple[RunPair, list[MetricChange]]:
     label = run_label(current)
-    pair = RunPair(
-        label, key, display_status(base), display_status(current), _seconds(base), _seconds(current)
-    )
+    pair = RunPair(label, key, display_status(base), display_status(current), wall)
     if pair.base_status != "ok" or pair.current_status != "ok":
         return pair, []  # a run without results has no figures to hold against the other
     # Only deterministic (simulated) figures may fail the gate; measured ones are advisory.
@@ -290,16 +359,23 @@ def compare_records(
     base: Sequence[Record],
     current: Sequence[Record],
     tolerances: Tolerances | Mapping[str, float] | float | None = None,
+    wall: WallPolicy = WallPolicy(),
 ) -> Comparison:
-    """Match ``base`` and ``current`` records by config_hash and judge every metric."""
+    """Match ``base`` and ``current`` records by config_hash and judge every metric.
+
+    Several records of one config (repeated runs) are one run: the latest ok record's
+    metrics are compared, and every fresh record's wall time is a sample.
+    """
     limits = Tolerances.coerce(tolerances)
     base_by, base_bad = _by_hash(base)
     current_by, current_bad = _by_hash(current)
+    base_walls, current_walls = _wall_samples(base), _wall_samples(current)
     pairs: list[RunPair] = []
     changes: list[MetricChange] = []
     for key, record in current_by.items():
         if key in base_by:
-            pair, metric_changes = _compare_pair(key, base_by[key], record, limits)
+            samples = WallTime(base_walls.get(key, ()), current_walls.get(key, ()), wall)
+            pair, metric_changes = _compare_pair(key, base_by[key], record, limits, samples)
             pairs.append(pair)
             changes.extend(metric_changes)
     return Comparison(
@@ -315,8 +391,8 @@ def compare_records(
 
 _CHANGE_HEADERS = ("run", "metric", "unit", "base", "current", "change", "tolerance", "verdict")
 _CHANGE_ALIGN = ("l", "l", "l", "r", "r", "r", "r", "l")
-_WALL_HEADERS = ("run", "base wall [s]", "current wall [s]", "ratio", "status")
-_WALL_ALIGN = ("l", "r", "r", "r", "l")
+_WALL_HEADERS = ("run", "base median [s]", "current median [s]", "ratio", "samples", "p", "wall verdict", "status")
+_WALL_ALIGN = ("l", "r", "r", "r", "r", "r", "l", "l")
 
 
 def _percent(rel: float | None) -> str:
@@ -344,16 +420,30 @@ def _change_rows(comparison: Comparison) -> list[list[str]]:
     ]  # fmt: skip
 
 
+def _median(samples: tuple[float, ...]) -> float | None:
+    return statistics.median(samples) if samples else None
+
+
 def _wall_rows(comparison: Comparison) -> list[list[str]]:
     rows = []
     for pair in comparison.runs:
-        ratio = pair.wall_ratio
+        wall = pair.wall
         status = pair.current_status
         if pair.base_status != pair.current_status:
             status = f"{pair.base_status} -> {pair.current_status}"
-        rows.append([pair.run, format_metric(pair.base_wall_s), format_metric(pair.current_wall_s),
-                     "" if ratio is None else f"{ratio:.3g}x", status])  # fmt: skip
+        verdict = wall.verdict + (" (REGRESSION)" if wall.regressed else "")
+        rows.append([pair.run, format_metric(_median(wall.base)), format_metric(_median(wall.current)),
+                     "" if wall.ratio is None else f"{wall.ratio:.3g}x", f"{len(wall.base)}/{len(wall.current)}",
+                     "" if wall.p_value is None else f"{wall.p_value:.2g}", verdict, status])  # fmt: skip
     return rows
+
+
+def _wall_title(comparison: Comparison) -> str:
+    policy = comparison.runs[0].wall.policy if comparison.runs else WallPolicy()
+    gate = (f"a significant slowdown beyond {policy.tolerance:.3g} fails" if policy.tolerance is not None
+            else "advisory, not gated")  # fmt: skip
+    return (f"wall-clock time (median of fresh runs; Mann-Whitney U, alpha {policy.alpha:g}, "
+            f"at least {policy.min_samples} samples a side; {gate}):")  # fmt: skip
 
 
 def _summary(comparison: Comparison) -> str:
@@ -379,6 +469,11 @@ def _problem_lines(comparison: Comparison) -> list[str]:
         f"REGRESSION: {p.run}: status {p.base_status} -> {p.current_status}" for p in comparison.regressed_runs
     ]
     lines += [
+        f"REGRESSION: {p.run}: wall time {p.wall.ratio:.3g}x the base (p={p.wall.p_value:.2g}, "
+        f"{len(p.wall.base)}/{len(p.wall.current)} samples, tolerance {p.wall.policy.tolerance:.3g})"
+        for p in comparison.slower_runs
+    ]
+    lines += [
         f"REGRESSION: {c.run}: {c.metric} {' -> '.join(_values(c.base, c.current))} {c.unit} "
         f"({_percent(c.rel_change) or c.note}, tolerance {c.tolerance:.3g})"
         for c in comparison.regressions
@@ -393,7 +488,8 @@ def _verdict_line(comparison: Comparison) -> str:
             return "UNUSABLE: no run matched"
         return "UNUSABLE: the two sides do not hold the same runs"
     if code == EXIT_REGRESSION:
-        return f"FAIL: {len(comparison.regressions) + len(comparison.regressed_runs)} regression(s)"
+        count = len(comparison.regressions) + len(comparison.regressed_runs) + len(comparison.slower_runs)
+        return f"FAIL: {count} regression(s)"
     return "OK: every metric within tolerance"
 
 
@@ -402,8 +498,7 @@ def render_text(comparison: Comparison) -> str:
     rows = _change_rows(comparison)
     parts += [text_table(_CHANGE_HEADERS, rows, _CHANGE_ALIGN), ""] if rows else ["no metric changed", ""]
     if comparison.runs:
-        parts += ["wall-clock time (advisory only: one sample, never gated):",
-                  text_table(_WALL_HEADERS, _wall_rows(comparison), _WALL_ALIGN), ""]  # fmt: skip
+        parts += [_wall_title(comparison), text_table(_WALL_HEADERS, _wall_rows(comparison), _WALL_ALIGN), ""]
     parts += [*_problem_lines(comparison), _verdict_line(comparison)]
     return "\n".join(parts)
 
@@ -414,7 +509,7 @@ def render_markdown(comparison: Comparison) -> str:
         f"### Benchmark comparison: {_verdict_line(comparison)}",
         "",
         f"{_summary(comparison)}. Simulated metrics are deterministic, so any change is real; "
-        "wall-clock time is advisory.",
+        "wall-clock time is judged by a significance test on repeated runs.",
         "",
         markdown_table(_CHANGE_HEADERS, rows, _CHANGE_ALIGN) if rows else "_No metric changed._",
         "",
@@ -423,7 +518,7 @@ def render_markdown(comparison: Comparison) -> str:
     parts += [*(f"- {line}" for line in problems), ""] if problems else []
     if comparison.runs:
         wall = markdown_table(_WALL_HEADERS, _wall_rows(comparison), _WALL_ALIGN)
-        parts += ["<details><summary>Wall-clock time (advisory)</summary>", "", wall, "", "</details>", ""]
+        parts += ["<details><summary>Wall-clock time</summary>", "", _wall_title(comparison), "", wall, "", "</details>", ""]
     return "\n".join(parts)
 
 
@@ -461,7 +556,37 @@ def _parser() -> argparse.ArgumentParser:
         help="relative tolerance for one metric or glob pattern; repeatable",
     )  # fmt: skip
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write a Markdown table for a PR")
+    add_wall_arguments(parser)
     return parser
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"alpha is a probability in (0, 1), got {text!r}")
+    return value
+
+
+def _samples(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"a significance test needs at least 2 samples a side, got {text!r}")
+    return value
+
+
+def add_wall_arguments(parser: argparse.ArgumentParser) -> None:
+    """The wall-clock options, shared by ``harness compare`` and ``harness suite``."""
+    parser.add_argument("--wall-tolerance", type=_tolerance, default=None, metavar="REL",
+                        help="fail when a run is significantly slower than this relative slowdown "
+                        "(e.g. 0.1); default: wall time is advisory")  # fmt: skip
+    parser.add_argument("--alpha", type=_probability, default=WallPolicy.alpha,
+                        help=f"significance level of the wall-clock test (default {WallPolicy.alpha})")
+    parser.add_argument("--min-samples", type=_samples, default=WallPolicy.min_samples,
+                        help=f"fresh runs a side before wall time is judged (default {WallPolicy.min_samples})")
+
+
+def wall_policy(args: argparse.Namespace) -> WallPolicy:
+    return WallPolicy(alpha=args.alpha, min_samples=args.min_samples, tolerance=args.wall_tolerance)
 
 
 def _load_side(label: str, path: Path) -> list[dict[str, Any]] | str:
@@ -483,7 +608,7 @@ def compare_main(argv: Sequence[str]) -> int:
         print("\n".join(side for side in (base, current) if isinstance(side, str)), file=sys.stderr)
         return EXIT_UNUSABLE
     tolerances = Tolerances(default=args.tolerance, per_metric=dict(args.metric_tolerance))
-    comparison = compare_records(base, current, tolerances)
+    comparison = compare_records(base, current, tolerances, wall_policy(args))
     print(render_text(comparison))
     if args.markdown is not None:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)

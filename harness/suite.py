@@ -27,7 +27,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.compare import Comparison, Tolerances, compare_records, render_markdown, render_text
+from harness.compare import (
+    Comparison,
+    Tolerances,
+    add_wall_arguments,
+    compare_records,
+    render_markdown,
+    render_text,
+    wall_policy,
+)
 from harness.config.validate import ConfigError
 from harness.results.record import RECORD_NAME, load_records, write_record
 
@@ -175,6 +183,21 @@ def _prepare(suite: Suite, run: SuiteRun, extra: Sequence[str]) -> PreparedRun:
     return PreparedRun(run.name, plain, overrides, choices, "")
 
 
+def repeated(runs: Sequence[PreparedRun], times: int) -> list[PreparedRun]:
+    """Each run ``times`` times, interleaved (a, b, a, b: drift hits every run alike), each
+    repetition run afresh so its wall time is a new sample; repetition k > 1 of run NAME
+    writes to ``NAME~k``.
+    """
+    if times <= 1:
+        return list(runs)
+    out = []
+    for k in range(1, times + 1):
+        for run in runs:
+            job_dir = run.job_dir if k == 1 else f"{run.job_dir}~{k}"
+            out.append(replace(run, config={**run.config, "rerun": True}, job_dir=job_dir))
+    return out
+
+
 def _check_distinct(suite: Suite, prepared: Sequence[PreparedRun]) -> None:
     # Runs are matched with the baseline by config hash: two runs of one config are one run.
     from omegaconf import OmegaConf
@@ -217,9 +240,9 @@ def run_suite(runs: Sequence[PreparedRun], jobs: int = -1, label: str = "suite")
     started = time.monotonic()
     done: dict[str, dict[str, Any]] = {}
     for record in _parallel(jobs)(delayed(execute_prepared)(run) for run in runs):
-        done[Path(record["job_dir"]).name] = record
+        done[str(Path(record["job_dir"]).resolve())] = record
         _progress(label, done, len(runs), time.monotonic() - started)
-    return [done[run.name] for run in runs]
+    return [done[str(Path(run.job_dir).resolve())] for run in runs]
 
 
 def _parallel(jobs: int) -> Any:
@@ -298,7 +321,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--update-baseline", action="store_true",
                         help="write this run's records as the new baseline (on purpose; then commit it)")  # fmt: skip
     parser.add_argument("--list", action="store_true", help="list the suites and exit")
+    parser.add_argument("--repeat", type=_positive, default=1, metavar="N",
+                        help="run each run N times afresh, interleaved: N wall-clock samples per run "
+                        "for the significance test (default 1)")  # fmt: skip
+    add_wall_arguments(parser)
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
 
 
 def suite_main(argv: Sequence[str]) -> int:
@@ -332,10 +366,13 @@ def _run(args: argparse.Namespace) -> int:
         )
     runs = prepare_runs(suite, args.out, extra)
     out_dir = Path(runs[0].job_dir).parent
-    print(f"suite {suite.name}: {len(runs)} run(s) -> {out_dir}", file=sys.stderr, flush=True)
-    records = run_suite(runs, jobs=args.jobs, label=suite.name)
+    all_runs = repeated(runs, args.repeat)
+    print(f"suite {suite.name}: {len(all_runs)} run(s) -> {out_dir}", file=sys.stderr, flush=True)
+    all_records = run_suite(all_runs, jobs=args.jobs, label=suite.name)
+    records = all_records[: len(runs)]  # the first repetition of each run: the table and the baseline
     _print_table(records, out_dir)
-    comparison = compare_records(baseline, records, suite.tolerances) if baseline else None
+    policy = wall_policy(args)
+    comparison = compare_records(baseline, all_records, suite.tolerances, policy) if baseline else None
     if comparison is not None:
         _print_comparison(comparison, records, runs, out_dir)
     if args.update_baseline:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.compare import Tolerances, compare_main, compare_records, metric_direction
+from harness.compare import Tolerances, WallPolicy, compare_main, compare_records, metric_direction
 from harness.results.record import write_record
 
 
@@ -106,6 +106,50 @@ def test_wall_time_differences_alone_pass(tmp_path: Path, capsys: pytest.Capture
     base, current = write_dir(tmp_path / "base", suite()), write_dir(tmp_path / "cur", slow)
     assert compare_main([str(base), str(current)]) == 0
     assert "50x" in capsys.readouterr().out  # shown, as advice
+
+
+def repeats(walls: list[float], system: str = "mapreduce") -> list[dict[str, Any]]:
+    """One config run len(walls) times (fresh), one wall-clock sample each."""
+    return [dict(make_record(j, system, wall=w), run_id=f"{system}-rep{j}") for j, w in enumerate(walls)]
+
+
+FAST = [1.00, 1.02, 0.98, 1.01, 0.99, 1.03]
+SLOW = [1.30, 1.28, 1.33, 1.31, 1.29, 1.35]  # ~30% slower, no overlap with FAST
+
+
+def test_significant_wall_slowdown_fails_only_when_gated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base, current = write_dir(tmp_path / "base", repeats(FAST)), write_dir(tmp_path / "cur", repeats(SLOW))
+    assert compare_main([str(base), str(current)]) == 0  # advisory by default...
+    out = capsys.readouterr().out
+    assert "slower" in out and "6/6" in out
+    assert compare_main([str(base), str(current), "--wall-tolerance", "0.1"]) == 1  # ...a regression when gated
+    regression = [line for line in capsys.readouterr().out.splitlines() if line.startswith("REGRESSION")]
+    assert len(regression) == 1 and "wall time 1.3" in regression[0]
+    assert compare_main([str(base), str(current), "--wall-tolerance", "0.5"]) == 0  # within the allowance
+
+
+def test_faster_runs_never_fail_the_wall_gate() -> None:
+    result = compare_records(repeats(SLOW), repeats(FAST), wall=WallPolicy(tolerance=0.0))
+    assert result.runs[0].wall.verdict == "faster" and result.exit_code == 0
+
+
+def test_noise_is_not_a_slowdown() -> None:
+    # The current median is 20% higher but the samples overlap: no significant change.
+    noisy_base = [1.0, 1.5, 0.8, 1.3, 0.9, 1.6]
+    noisy_current = [1.2, 1.6, 0.9, 1.5, 1.0, 1.4]
+    wall = compare_records(repeats(noisy_base), repeats(noisy_current), wall=WallPolicy(tolerance=0.1)).runs[0].wall
+    assert wall.ratio is not None and wall.ratio > 1.1
+    assert wall.verdict == "no significant change" and not wall.regressed
+
+
+def test_wall_time_is_never_judged_from_too_few_samples() -> None:
+    gated = WallPolicy(tolerance=0.0, min_samples=5)
+    result = compare_records(repeats(FAST[:4]), repeats([50.0] * 4), wall=gated)
+    assert result.runs[0].wall.verdict == "too few samples" and result.exit_code == 0
+    # A reused record measured nothing: it is not a sample.
+    reused = [dict(r, reused_from="elsewhere") for r in repeats([50.0] * 6)]
+    result = compare_records(repeats(FAST), reused, wall=gated)
+    assert result.runs[0].wall.current == () and result.exit_code == 0
 
 
 def test_single_record_files_can_be_compared(tmp_path: Path) -> None:

@@ -136,3 +136,18 @@ def test_a_changed_config_is_explained_key_by_key():
     current = {"job_dir": "/abs/run-a", "config_hash": "h2", "config": {"hardware": {"cpu": {"speed": 0.6}, "description": "y"}, "results_dir": "/b"}}
     lines = config_changes([base], [current])
     assert lines == ["run 'run-a': config changed since the baseline: hardware.cpu.speed 1.0 -> 0.6; hardware.description 'x' -> 'y'"]
+
+
+def test_repeated_runs_are_interleaved_fresh_samples():
+    from harness.suite import PreparedRun, repeated
+
+    runs = [PreparedRun(name, {"rerun": False, "seed": 0}, (), {}, f"/out/{name}") for name in ("a", "b")]
+    out = repeated(runs, 3)
+    assert [r.job_dir for r in out] == ["/out/a", "/out/b", "/out/a~2", "/out/b~2", "/out/a~3", "/out/b~3"]
+    assert all(r.config["rerun"] is True for r in out), "a reused record would measure nothing"
+    assert repeated(runs, 1) == runs
+
+
+def test_bad_repeat_count_is_one_line(tmp_path):
+    out = harness("suite", "ci", "--repeat", "0", cwd=tmp_path)
+    assert out.returncode == 2 and "--repeat" in out.stderr and "Traceback" not in out.stderr
