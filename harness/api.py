@@ -29,6 +29,10 @@ def __getattr__(name: str) -> Any:
         from harness.sim import runtime
 
         return getattr(runtime, name)
+    if name in ("node_hourly_usd", "node_energy_j"):  # the cost and energy models, for per-part breakdowns
+        from harness import builtin
+
+        return getattr(builtin, name)
     raise AttributeError(name)
 
 __all__ = [
@@ -37,6 +41,8 @@ __all__ = [
     "CorruptBlock",
     "MissingBlock",
     "OutOfMemory",
+    "node_hourly_usd",
+    "node_energy_j",
     "hookimpl",
     "System",
     "Workload",

@@ -135,6 +135,8 @@ def _fault_issues(config: DictConfig) -> Iterator[ConfigIssue]:
         kind = str(event.target).partition(":")[0]
         if kind not in TARGET_KINDS:
             yield ConfigIssue(f"{key}.target", event.target, "allowed: random, node:<id>, group:<g>, rack:<r>, site:<s>")
+        if event.exclude is not None and str(event.exclude).partition(":")[0] not in TARGET_KINDS[1:]:
+            yield ConfigIssue(f"{key}.exclude", event.exclude, "allowed: node:<id>, group:<g>, rack:<r>, site:<s>")
         if event.kind == "slow" and event.factor < 1:
             yield ConfigIssue(f"{key}.factor", event.factor, "a slow node's factor must be >= 1")
         if not 0 <= event.fraction <= 1:

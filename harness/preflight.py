@@ -35,7 +35,25 @@ def check(overrides: list[str], multirun: bool) -> int:
     for config in _probe_configs(variants):
         if not multirun:
             validate(config)
+    if multirun:
+        _check_sweep_config(variants)
     return math.prod(len(values) for _o, values in variants) if variants else 1
+
+
+def _check_sweep_config(variants: list[tuple[Any, list[str]]]) -> None:
+    """Hydra composes a multirun once before sweeping, with the swept overrides left out:
+    a key that only the swept choices have (workload.operation_count with
+    workload=ycsb_a,ycsb_b) does not exist then."""
+    fixed = [o.input_line for o, _values in variants if not o.is_sweep_override()]
+    swept = [o.input_line for o, _values in variants if o.is_sweep_override()]
+    try:
+        compose_config(fixed)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{exc} (Hydra applies the overrides that are not swept to the defaults before it "
+            f"sweeps {' '.join(swept)}: sweep a key inside one choice instead, or set it in that "
+            "choice's YAML)"
+        ) from None
 
 
 def _values(override: Any) -> list[str]:

@@ -20,6 +20,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 POLL_S = 1.0
+LOG_HEARTBEAT_S = 60.0  # in a log (not a terminal), a progress line at least this often
 
 
 @dataclass
@@ -113,6 +114,7 @@ class Progress:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._last = ""
+        self._last_printed = 0.0
         self._finished: dict[Path, tuple[str, bool]] = {}
         self._tty = sys.stderr.isatty()
 
@@ -130,9 +132,13 @@ class Progress:
 
     def _print(self, final: bool = False) -> None:
         line = self.line()
-        if line == self._last and not final:
+        # A terminal line is redrawn in place every second; a log (CI, nohup) gets a new
+        # line only when a run finishes, or once a minute as a sign of life.
+        state = line if self._tty else line.split(", elapsed")[0]
+        quiet = time.monotonic() - self._last_printed < LOG_HEARTBEAT_S
+        if state == self._last and quiet and not final:
             return
-        self._last = line
+        self._last, self._last_printed = state, time.monotonic()
         end = "\n" if (final or not self._tty) else ""
         print(("\r" if self._tty else "") + line, end=end, file=sys.stderr, flush=True)
 

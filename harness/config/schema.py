@@ -121,6 +121,7 @@ class FaultEvent:
     factor: float = 1.0  # slow: the node runs `factor` times slower
     peer: Optional[str] = None  # partition: the other side ("site:cloud", "rack:r1"); None = everyone else
     fraction: float = 0.01  # corrupt: share of stored blocks corrupted
+    exclude: Optional[str] = None  # nodes a random/group target never picks (e.g. "node:0", a master)
 
 
 @dataclass
@@ -130,6 +131,7 @@ class FaultsConfig:
     events: List[FaultEvent] = field(default_factory=list)
     crash_rate_per_node_hour: float = 0.0  # random crashes (Poisson per node)
     mean_recovery_s: Optional[float] = None  # None: crashed nodes stay down
+    sources: Dict[str, str] = field(default_factory=dict)  # where each figure comes from (prose)
 
 
 @dataclass

@@ -17,7 +17,8 @@ from omegaconf.errors import OmegaConfBaseException
 from harness.api import ConfigIssue, System, Workload
 from harness.plugin_manager import PluginError, call_each, registry
 
-IDENTITY_KEYS = ("name", "description")  # present in every group YAML, not in Params
+# In any group YAML, never in a plugin's Params: its name and the prose around its figures.
+IDENTITY_KEYS = ("name", "description", "sources")
 
 
 class ConfigError(Exception):

@@ -31,7 +31,7 @@ class FaultInjector:
 
     def _play(self, index: int, event: DictConfig) -> Generator[Any, Any, None]:
         yield self.rt.sleep(event.at_s)
-        nodes = self.targets(event.target, event.count, f"event{index}")
+        nodes = self.targets(event.target, event.count, f"event{index}", event.exclude)
         undo = getattr(self, f"_{event.kind}")(nodes, event)
         if undo is not None and event.duration_s is not None:
             yield self.rt.sleep(event.duration_s)
@@ -87,9 +87,13 @@ class FaultInjector:
             yield self.rt.sleep(rng.expovariate(1.0 / float(mean_recovery)))
             self.rt.recover(node)
 
-    def targets(self, target: str, count: int, label: str) -> list[Node]:
-        """Resolve ``node:<id>``, ``group:<g>``, ``rack:<r>``, ``site:<s>`` or ``random``."""
+    def targets(self, target: str, count: int, label: str, exclude: str | None = None) -> list[Node]:
+        """Resolve ``node:<id>``, ``group:<g>``, ``rack:<r>``, ``site:<s>`` or ``random``,
+        leaving out the nodes ``exclude`` (same forms) names."""
         nodes = self.rt.nodes
+        if exclude:
+            spared = {n.id for n in self.targets(exclude, 0, label)}
+            nodes = [n for n in nodes if n.id not in spared]
         kind, _, name = target.partition(":")
         if kind == "random":
             return sorted(self.rng.sample(nodes, min(count, len(nodes))), key=lambda n: n.id)

@@ -198,8 +198,10 @@ class Runtime:
             yield from self._apply_memory_effect(node, effect, "seq")
         yield from self._disk(node, "write", nbytes, pattern)
         if file is not None:
-            node.files[file] = max(node.files.get(file, 0.0), offset + nbytes)
-            node.corrupted.discard(file)
+            stored = node.files.get(file, 0.0)
+            if offset <= 0 and nbytes >= stored:
+                node.corrupted.discard(file)  # a whole rewrite replaces the bad bytes; an append keeps them
+            node.files[file] = max(stored, offset + nbytes)
 
     def delete(self, node: Node, file: str) -> None:
         node.files.pop(file, None)
@@ -293,6 +295,40 @@ class Runtime:
         self.recorder.count("messages_sent")
         delay = self.topology.one_way_latency_s(src, dst) + nbytes / min(src.nic_Bps, dst.nic_Bps)
         self.env.timeout(delay).callbacks.append(lambda _e: self._deliver(src, dst, port, message))
+
+    def ask(
+        self, src: Node, dst: Node, answer: Callable[[], Any], on_reply: Callable[[Any], None],
+        nbytes: float = DEFAULT_MESSAGE_BYTES,
+    ) -> None:
+        """A request that ``dst`` answers inline (a ping, a status query served without
+        queueing): ``answer()`` runs when the request arrives and ``on_reply(value)`` when
+        the reply gets back, each message timed as ``send`` times it. Either is lost,
+        silently, if its receiver is down or cut off on arrival; an ``answer`` of None sends
+        no reply. Two timed events in all, where a send and a reply through mailboxes cost
+        about eight: heartbeats at the scale of thousands of nodes stay cheap.
+        """
+        if not src.alive:
+            return
+        self.recorder.count("messages_sent")
+        delay = self.topology.one_way_latency_s(src, dst) + nbytes / min(src.nic_Bps, dst.nic_Bps)
+
+        def arrive(_e: simpy.Event) -> None:
+            if not (dst.alive and self.reachable(src, dst)):
+                self.recorder.count("messages_lost")
+                return
+            reply = answer()
+            if reply is None:
+                return
+            self.recorder.count("messages_sent")
+            self.env.timeout(delay).callbacks.append(lambda _e: back(reply))
+
+        def back(reply: Any) -> None:
+            if src.alive and self.reachable(dst, src):
+                on_reply(reply)
+            else:
+                self.recorder.count("messages_lost")
+
+        self.env.timeout(delay).callbacks.append(arrive)
 
     def _deliver(self, src: Node, dst: Node, port: str, message: Any) -> None:
         if dst.alive and self.reachable(src, dst):

@@ -17,6 +17,7 @@ CASES = [
     (["system=rpc_pool", "workload=wordcount"], ["workload", "wordcount", "cannot serve"]),
     (["system=rpc_pool", "workload=poisson_requests", "system.servers=99"], ["system.servers", "99"]),
     (["faults.events=[{kind: explode}]"], ["faults.events.0.kind", "explode", "crash"]),
+    (["faults.events=[{kind: crash, exclude: random}]"], ["faults.events.0.exclude", "random", "node:<id>"]),
 ]
 
 
@@ -36,6 +37,15 @@ def test_sweep_with_one_bad_value_stops_before_running(workdir):
     result = harness("-m", "hardware=rpi3,__nope__", cwd=workdir)
     assert result.returncode == 2
     assert "__nope__" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_key_only_the_swept_choices_have_is_one_line_before_running(workdir):
+    # Hydra composes the defaults plus the unswept overrides first: wordcount has no such key.
+    result = harness("-m", "system=dynamo", "workload=ycsb_a,ycsb_b", "workload.operation_count=100", cwd=workdir)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "workload.operation_count" in lines[0] and "sweep" in lines[0], result.stderr
+    assert not (workdir / "results").exists()
 
 
 def test_full_error_env_shows_traceback(workdir):

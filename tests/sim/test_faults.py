@@ -84,3 +84,13 @@ def test_random_targets_and_random_crashes_follow_the_seed():
     FaultInjector(rt, faults(crash_rate_per_node_hour=3600.0, mean_recovery_s=None)).start()
     seen = observe(rt, [5])  # a crash per node-second on average: nearly all are down by 5 s
     assert sum(not alive for alive, _ in seen[0]) >= 18
+
+
+def test_excluded_nodes_are_never_picked():
+    def crashed(seed: int) -> set[int]:
+        rt = make_runtime(nodes=4, seed=seed)
+        event = FaultEvent(kind="crash", at_s=0, target="random", count=3, exclude="node:0")
+        FaultInjector(rt, faults(event)).start()
+        return {i for i, (alive, _) in enumerate(observe(rt, [1])[0]) if not alive}
+
+    assert all(crashed(seed) == {1, 2, 3} for seed in range(5)), "three of the four, never the master"

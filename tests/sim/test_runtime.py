@@ -144,6 +144,41 @@ def test_verified_read_of_a_corrupted_block_raises():
     assert rt.recorder._counters["corrupt_reads_undetected"][0] == 1
 
 
+def test_appending_keeps_a_corruption_and_rewriting_clears_it():
+    rt = make_runtime()
+    node = rt.nodes[0]
+    rt.place(node, "chunk", MB)
+    node.corrupted.add("chunk")
+
+    def body():
+        yield rt.write(node, MB, file="chunk", offset=MB)  # append: the bad first MB stays bad
+        assert "chunk" in node.corrupted
+        yield rt.write(node, 2 * MB, file="chunk")  # the whole file rewritten
+        return "chunk" not in node.corrupted
+
+    assert run(rt, body)
+
+
+def test_ask_answers_inline_after_a_round_trip_and_is_silent_when_the_peer_is_down():
+    rt = make_runtime(nodes=2)
+    a, b = rt.nodes
+    replies = []
+    one_way = rt.topology.one_way_latency_s(a, b) + 256 / min(a.nic_Bps, b.nic_Bps)
+
+    def body():
+        rt.ask(a, b, lambda: ("pong", rt.now), lambda reply: replies.append((reply, rt.now)))
+        yield rt.sleep(1)
+        rt.crash(b)
+        rt.ask(a, b, lambda: "never", replies.append)
+        yield rt.sleep(1)
+        return True
+
+    assert run(rt, body)
+    [((word, answered_at), got_at)] = replies
+    assert word == "pong" and answered_at == pytest.approx(one_way) and got_at == pytest.approx(2 * one_way)
+    assert rt.recorder._counters["messages_lost"][0] == 1
+
+
 def test_rng_streams_are_named_not_ordered():
     tree = RngTree(42)
     first = [tree.child("a").random().random(), tree.child("b").random().random()]
