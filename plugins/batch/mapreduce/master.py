@@ -179,12 +179,10 @@ class Master:
         self.idle_reduce: dict[int, WorkerInfo] = {}
         self.current: JobRun | None = None
         self.aids = itertools.count(1)
-        self.ping_seq = itertools.count()
         self.scheduling = False  # False during start-up
         self.no_workers_since: float | None = None
         self.handlers = {
             msg.Register: self.on_register,
-            msg.Pong: self.on_pong,
             msg.MapDone: self.on_map_done,
             msg.ReduceDone: self.on_reduce_done,
             msg.TaskFailed: self.on_task_failed,
@@ -214,14 +212,18 @@ class Master:
                 if not w.alive:
                     # A worker declared dead may only have been cut off: if it answers, it
                     # is told to drop its work and register again.
-                    rt.send(self.node, w.node, msg.Ping(next(self.ping_seq)), port=WORKER_PORT)
+                    self.ping(w)
                     continue
                 silent = now - w.last_heard
                 if silent > p.failure_timeout_s:
                     self.fail_worker(w, "missed heartbeats")
                 elif silent >= p.heartbeat_s:
-                    rt.send(self.node, w.node, msg.Ping(next(self.ping_seq)), port=WORKER_PORT)
+                    self.ping(w)
             self.check_progress_possible(now)
+
+    def ping(self, w: WorkerInfo) -> None:
+        """The worker daemon answers from its RPC server, without queueing behind tasks."""
+        self.rt.ask(self.node, w.node, self.sys.workers[w.id].answer_ping, self.on_pong)
 
     def start_scheduling(self, delay: float) -> Generator[Any, Any, None]:
         yield self.rt.sleep(delay)

@@ -89,11 +89,6 @@ class FetchFailed:
 
 # -- master -> worker ------------------------------------------------------------------
 @dataclass(frozen=True)
-class Ping:
-    seq: int
-
-
-@dataclass(frozen=True)
 class RunMap:
     job: int
     aid: int

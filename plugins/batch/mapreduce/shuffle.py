@@ -194,7 +194,6 @@ class ShuffleModel:
         Only ``idx`` is held across the wait: at paper scale 1,746 reducers are mid-round
         at once, so per-entry arrays are rebuilt from the log rather than kept.
         """
-        rt = self.rt
         nodes, generations = log.nodes[idx], log.generations[idx]
         sizes = sizes_of(idx)
         ok = self.valid(nodes, generations)

@@ -42,9 +42,9 @@ class Worker:
         self.node = node
         self.p = system.params
         self.incarnation = -1
+        self.serving = False  # the daemon's RPC server is up (it answers pings)
         self.running: dict[int, simpy.Process] = {}
         self.handlers = {
-            msg.Ping: self.on_ping,
             msg.RunMap: self.on_run_map,
             msg.RunReduce: self.on_run_reduce,
             msg.Kill: self.on_kill,
@@ -69,6 +69,7 @@ class Worker:
                 rt.recorder.count("workers_out_of_memory")
                 return
             self.send(msg.Register(self.node.id, self.incarnation))
+            self.serving = True
             while True:
                 get = rt.recv(self.node, WORKER_PORT)
                 try:
@@ -79,13 +80,15 @@ class Worker:
                 self.handlers[type(message)](message)
         finally:
             # Only a crash ends the daemon: everything this incarnation served is gone.
+            self.serving = False
             self.sys.shuffle.node_down(self.node.id)
 
     def send(self, message: Any, nbytes: float = msg.HEADER_BYTES) -> None:
         self.rt.send(self.node, self.sys.master_node, message, nbytes=nbytes, port=MASTER_PORT)
 
-    def on_ping(self, _m: msg.Ping) -> None:
-        self.send(msg.Pong(self.node.id, self.incarnation))
+    def answer_ping(self) -> msg.Pong | None:
+        """A running daemon answers with its incarnation; a dead or never-started one is silent."""
+        return msg.Pong(self.node.id, self.incarnation) if self.serving else None
 
     def on_run_map(self, m: msg.RunMap) -> None:
         job = self.sys.job(m.job)

@@ -76,6 +76,45 @@ def check_wordcount(w: Any, output: list) -> None:
         raise _mismatch(w.name, "; ".join(f"{k!r}: got {got.get(k)!r}, expected {ref.get(k)!r}" for k in wrong))
 
 
+# -- inverted index ----------------------------------------------------------------------------
+def inverted_index(sc: Any, w: Any, params: Any) -> Generator[Any, Any, Any]:
+    """word -> sorted ids of the documents holding it: one posting per distinct word of a
+    document, merged per word by reduceByKey (map-side combine, as the MapReduce program's
+    combiner), then sorted."""
+    mean_len = w.vocabulary.mean_length
+    docs = sc.input(w)
+    # Merging postings conserves their bytes, which one size per record cannot say: a
+    # map-side combined record is a word with the postings of one partition, the final
+    # one a word with all of its postings (set by the mapValues that sorts them).
+    per_partition = w.cfg["records"] / max(docs.num_partitions, 1)
+    combined_bytes = mean_len + INT_BYTES * _postings_per_word(w, per_partition)
+    entry_bytes = mean_len + INT_BYTES * _postings_per_word(w, w.cfg["records"])
+    pairs = docs.flatMap(lambda kv: [(word, (kv[0],)) for word in sorted(set(kv[1].split()))], cpu=C.RECORD_S,
+                         cpu_byte=C.TOKENIZE_BYTE_S, ratio=w.distinct_per_record(), out_bytes=mean_len + INT_BYTES)
+    merged = pairs.reduceByKey(_add, keys=w.vocabulary.distinct, out_bytes=combined_bytes)
+    index = merged.mapValues(lambda ids: tuple(sorted(ids)), out_bytes=entry_bytes)
+    return (yield from index.saveAsTextFile("inverted_index/out"))
+
+
+def _postings_per_word(w: Any, documents: float) -> float:
+    """Mean postings-list length of a word over ``documents`` documents."""
+    postings = documents * w.distinct_per_record()
+    return postings / max(w.vocabulary.distinct(documents * w.words_per_record), 1.0)
+
+
+def check_inverted_index(w: Any, output: list) -> None:
+    got: dict = {}
+    for part in output:
+        for word, ids in part:
+            if word in got:
+                raise _mismatch(w.name, f"word {word!r} was output twice")
+            got[word] = list(ids)
+    ref = w.reference()
+    if got != ref:
+        wrong = sorted(k for k in set(got) | set(ref) if got.get(k) != ref.get(k))[:3]
+        raise _mismatch(w.name, "; ".join(f"{k!r}: got {got.get(k)!r}, expected {ref.get(k)!r}" for k in wrong))
+
+
 # -- grep -------------------------------------------------------------------------------------
 def grep(sc: Any, w: Any, params: Any) -> Generator[Any, Any, Any]:
     pattern = w.cfg["pattern"]
@@ -207,6 +246,7 @@ def pagerank(sc: Any, w: Any, params: Any) -> Generator[Any, Any, Any]:
 
 PROGRAMS: dict[str, tuple[Callable, Callable]] = {
     "wordcount": (wordcount, check_wordcount),
+    "inverted_index": (inverted_index, check_inverted_index),
     "grep": (grep, check_grep),
     "sort": (sort, check_sort),
     "logreg": (logreg, check_state),

@@ -22,7 +22,7 @@ again, any node (delay scheduling, Zaharia et al., EuroSys'10).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Generator, Optional
 
 from plugins.batch.spark import costs as C

@@ -190,9 +190,9 @@ class Spark(System):
         total = sum(max(1, st.rdd.num_partitions) for st in sc.dag.shuffle_stages.values())
         rec.value("map_partitions", total, "partitions")
         if sc.iteration_times:
-            rec.value("iteration_1_time", sc.iteration_times[0], "s")
+            rec.value("iteration_first", sc.iteration_times[0], "s")
             if len(sc.iteration_times) > 1:
                 rest = sc.iteration_times[1:]
-                rec.value("iteration_rest_mean_time", sum(rest) / len(rest), "s")
+                rec.value("iteration_rest_mean", sum(rest) / len(rest), "s")
         if getattr(sc, "accumulated", None) is not None:
             rec.value("accumulator_points", sc.accumulated, "records")
