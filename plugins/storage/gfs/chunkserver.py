@@ -203,14 +203,10 @@ class ChunkServer:
                        nbytes: float) -> Generator[Any, Any, Any]:
         """Record append at the primary: choose the offset, or pad the chunk when the record
         does not fit (GFS 3.3), apply locally and at every secondary in serial order."""
-        gfs = self.gfs
-        yield gfs.rt.compute(self.node, CHUNKSERVER_OP_S)
-        lease, replica = self.leases.get(handle), self.replicas.get(handle)
-        if not _valid(lease, replica, gfs.rt.now):
-            return (NOT_PRIMARY, None)
-        if data_id not in self.buffer:
-            return (DATA_MISSING, None)
-        chunk_bytes = gfs.chunk_bytes
+        lease, replica, refused = yield from self._as_primary(handle, data_id)
+        if refused:
+            return (refused, None)
+        chunk_bytes = self.gfs.chunk_bytes
         offset = max(lease.next_offset, replica.length)
         if offset + nbytes > chunk_bytes:
             if offset >= chunk_bytes:
@@ -225,15 +221,22 @@ class ChunkServer:
     def primary_write(self, handle: int, data_id: tuple[Any, ...], offset: float,
                       nbytes: float) -> Generator[Any, Any, Any]:
         """A write at a client-chosen offset: the primary only assigns its serial number."""
-        gfs = self.gfs
-        yield gfs.rt.compute(self.node, CHUNKSERVER_OP_S)
-        lease, replica = self.leases.get(handle), self.replicas.get(handle)
-        if not _valid(lease, replica, gfs.rt.now):
-            return (NOT_PRIMARY, None)
-        if data_id not in self.buffer:
-            return (DATA_MISSING, None)
+        lease, _replica, refused = yield from self._as_primary(handle, data_id)
+        if refused:
+            return (refused, None)
         status = yield from self.mutate(handle, lease, (offset, nbytes, "data", None, data_id))
         return (status, offset)
+
+    def _as_primary(self, handle: int, data_id: tuple[Any, ...]) -> Generator[Any, Any, Any]:
+        """(lease, replica, None) if this server holds the chunk's lease and the pushed data,
+        else (.., .., the status refusing the mutation)."""
+        yield self.gfs.rt.compute(self.node, CHUNKSERVER_OP_S)
+        lease, replica = self.leases.get(handle), self.replicas.get(handle)
+        if not _valid(lease, replica, self.gfs.rt.now):
+            return lease, replica, NOT_PRIMARY
+        if data_id not in self.buffer:
+            return lease, replica, DATA_MISSING
+        return lease, replica, None
 
     def mutate(self, handle: int, lease: Lease, change: tuple[Any, ...]) -> Generator[Any, Any, str]:
         gfs, rt = self.gfs, self.gfs.rt
