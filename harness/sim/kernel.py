@@ -8,13 +8,16 @@ set order or the wall clock).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import random
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import simpy
 
+GC_GEN0_THRESHOLD = 50_000  # net allocations between young-generation collections (CPython: 700)
 _WALL_CHECK_EVERY = 4096  # events between wall-clock checks: cheap, still responsive
 
 
@@ -53,6 +56,24 @@ class RngTree:
         return np.random.default_rng(self.derived_seed())
 
 
+@contextmanager
+def _rare_gc_passes() -> Iterator[None]:
+    """Run Python's cyclic garbage collector about 70x less often during a simulation.
+
+    By default it runs after every 700 net allocations and keeps re-scanning the run's
+    long-lived model state (page-cache entries, pending events): a third of the paper-scale
+    MapReduce sort's time (45 s -> 31 s with this, same peak memory). Events, processes and
+    messages are freed by reference counting; cycles are rare and collected later. Results
+    never depend on when the collector runs.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 class Kernel:
     """A SimPy environment plus the run's limits and random tree."""
 
@@ -65,6 +86,10 @@ class Kernel:
 
     def run_until(self, done: simpy.Event) -> None:
         """Step until ``done`` is processed; raise on wall-clock or sim-time overrun."""
+        with _rare_gc_passes():
+            self._run_until(done)
+
+    def _run_until(self, done: simpy.Event) -> None:
         env = self.env
         deadline = time.monotonic() + self.wall_timeout_s
         step, peek = env.step, env.peek
