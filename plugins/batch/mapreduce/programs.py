@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterable, Iterator
+from typing import Any, ClassVar, Iterable
 
 import numpy as np
 
 from plugins.batch.mapreduce import costs as C
-from plugins.batch.workloads.base import OutputMismatch, record_size
+from plugins.batch.workloads.base import check_close, check_pairs, mismatch, record_size
 from plugins.batch.workloads.sort import KEY_BYTES, key_fraction
 
 Pair = tuple[Any, Any]
@@ -101,53 +101,11 @@ class Program:
         return self.state
 
     def check_state(self, state: Any) -> None:
-        _close(state, self.w.reference(), self.w.name)
-
-
-def _mismatch(workload: str, what: str) -> OutputMismatch:
-    return OutputMismatch(f"{workload}: output differs from the reference: {what}")
-
-
-def _close(got: Any, want: Any, workload: str, rel: float = 1e-6) -> None:
-    flat_got, flat_want = list(_flatten(got)), list(_flatten(want))
-    if len(flat_got) != len(flat_want):
-        raise _mismatch(workload, f"{len(flat_got)} values, expected {len(flat_want)}")
-    for i, (a, b) in enumerate(zip(flat_got, flat_want)):
-        if not math.isclose(a, b, rel_tol=rel, abs_tol=1e-9):
-            raise _mismatch(workload, f"value {i} is {a!r}, expected {b!r}")
-
-
-def _flatten(value: Any) -> Iterator[float]:
-    if isinstance(value, (tuple, list)):
-        for v in value:
-            yield from _flatten(v)
-    else:
-        yield float(value)
+        check_close(state, self.w.reference(), self.w.name)
 
 
 def _all_pairs(outputs: list[list[Pair]]) -> list[Pair]:
     return [pair for part in outputs for pair in part]
-
-
-def _dict_check(workload: str, outputs: list[list[Pair]], reference: dict[Any, Any]) -> None:
-    got: dict[Any, Any] = {}
-    for key, value in _all_pairs(outputs):
-        if key in got:
-            raise _mismatch(workload, f"key {key!r} was output twice")
-        got[key] = value
-    if got == reference:
-        return
-    missing = sorted(set(reference) - set(got))[:3]
-    extra = sorted(set(got) - set(reference))[:3]
-    wrong = sorted(k for k in set(got) & set(reference) if got[k] != reference[k])[:3]
-    details = []
-    if missing:
-        details.append(f"missing keys {missing}")
-    if extra:
-        details.append(f"unexpected keys {extra}")
-    if wrong:
-        details.append("; ".join(f"{k!r}: got {got[k]!r}, expected {reference[k]!r}" for k in wrong))
-    raise _mismatch(workload, ", ".join(details))
 
 
 # -- text ------------------------------------------------------------------------------
@@ -206,7 +164,7 @@ class WordCountProgram(_Text):
         return records, nbytes
 
     def check(self, outputs: list[list[Pair]]) -> None:
-        _dict_check(self.w.name, outputs, self.w.reference())
+        check_pairs(self.w.name, outputs, self.w.reference())
 
 
 class InvertedIndexProgram(_Text):
@@ -245,7 +203,7 @@ class InvertedIndexProgram(_Text):
 
     def check(self, outputs: list[list[Pair]]) -> None:
         reference = {w: tuple(docs) for w, docs in self.w.reference().items()}
-        _dict_check(self.w.name, outputs, reference)
+        check_pairs(self.w.name, outputs, reference)
 
 
 class GrepProgram(Program):
@@ -271,7 +229,7 @@ class GrepProgram(Program):
         got = sorted(_all_pairs(outputs))
         want = self.w.reference()
         if got != want:
-            raise _mismatch(self.w.name, f"{len(got)} matching records, expected {len(want)}"
+            raise mismatch(self.w.name, f"{len(got)} matching records, expected {len(want)}"
                             + ("" if len(got) != len(want) else " (same count, different records)"))
 
 
@@ -306,9 +264,9 @@ class SortProgram(Program):
         if all(a <= b for a, b in zip(keys, keys[1:])) and sorted(got) == want:
             return  # equal keys may come out in either order
         if len(got) != len(want):
-            raise _mismatch(self.w.name, f"{len(got)} records, expected {len(want)}")
+            raise mismatch(self.w.name, f"{len(got)} records, expected {len(want)}")
         first = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b)
-        raise _mismatch(self.w.name, f"record {first} is {got[first][:KEY_BYTES]!r}..., expected {want[first][:KEY_BYTES]!r}...")
+        raise mismatch(self.w.name, f"record {first} is {got[first][:KEY_BYTES]!r}..., expected {want[first][:KEY_BYTES]!r}...")
 
 
 class LogRegProgram(Program):

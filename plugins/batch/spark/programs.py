@@ -13,35 +13,13 @@ Iterative programs (logreg, kmeans, pagerank) persist the RDD they reuse (unless
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Generator
 
 from plugins.batch.spark import costs as C
 from plugins.batch.spark.rdd import HashPartitioner, RangePartitioner
-from plugins.batch.workloads.base import OutputMismatch
+from plugins.batch.workloads.base import check_close, check_pairs, mismatch
 
 INT_BYTES = 8
-
-
-def _mismatch(workload: str, what: str) -> OutputMismatch:
-    return OutputMismatch(f"{workload}: output differs from the reference: {what}")
-
-
-def _close(got: Any, want: Any, workload: str, rel: float = 1e-6) -> None:
-    flat_got, flat_want = list(_flatten(got)), list(_flatten(want))
-    if len(flat_got) != len(flat_want):
-        raise _mismatch(workload, f"{len(flat_got)} values, expected {len(flat_want)}")
-    for i, (a, b) in enumerate(zip(flat_got, flat_want)):
-        if not math.isclose(a, b, rel_tol=rel, abs_tol=1e-9):
-            raise _mismatch(workload, f"value {i} is {a!r}, expected {b!r}")
-
-
-def _flatten(value: Any) -> Any:
-    if isinstance(value, (tuple, list)):
-        for v in value:
-            yield from _flatten(v)
-    else:
-        yield float(value)
 
 
 def _add(a: Any, b: Any) -> Any:
@@ -64,16 +42,7 @@ def wordcount(sc: Any, w: Any, params: Any) -> Generator[Any, Any, Any]:
 
 
 def check_wordcount(w: Any, output: list) -> None:
-    got: dict = {}
-    for part in output:
-        for k, v in part:
-            if k in got:
-                raise _mismatch(w.name, f"key {k!r} was output twice")
-            got[k] = v
-    ref = w.reference()
-    if got != ref:
-        wrong = sorted(k for k in set(got) | set(ref) if got.get(k) != ref.get(k))[:3]
-        raise _mismatch(w.name, "; ".join(f"{k!r}: got {got.get(k)!r}, expected {ref.get(k)!r}" for k in wrong))
+    check_pairs(w.name, output, w.reference())
 
 
 # -- inverted index ----------------------------------------------------------------------------
@@ -103,16 +72,7 @@ def _postings_per_word(w: Any, documents: float) -> float:
 
 
 def check_inverted_index(w: Any, output: list) -> None:
-    got: dict = {}
-    for part in output:
-        for word, ids in part:
-            if word in got:
-                raise _mismatch(w.name, f"word {word!r} was output twice")
-            got[word] = list(ids)
-    ref = w.reference()
-    if got != ref:
-        wrong = sorted(k for k in set(got) | set(ref) if got.get(k) != ref.get(k))[:3]
-        raise _mismatch(w.name, "; ".join(f"{k!r}: got {got.get(k)!r}, expected {ref.get(k)!r}" for k in wrong))
+    check_pairs(w.name, output, {word: tuple(ids) for word, ids in w.reference().items()})
 
 
 # -- grep -------------------------------------------------------------------------------------
@@ -127,7 +87,7 @@ def check_grep(w: Any, output: list) -> None:
     got = sorted(x for part in output for x in part)
     want = w.reference()
     if got != want:
-        raise _mismatch(w.name, f"{len(got)} matching records, expected {len(want)}")
+        raise mismatch(w.name, f"{len(got)} matching records, expected {len(want)}")
 
 
 # -- sort ---------------------------------------------------------------------------------------
@@ -147,9 +107,9 @@ def check_sort(w: Any, output: list) -> None:
     want = w.reference()
     if got != want:
         if len(got) != len(want):
-            raise _mismatch(w.name, f"{len(got)} records, expected {len(want)}")
+            raise mismatch(w.name, f"{len(got)} records, expected {len(want)}")
         first = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b)
-        raise _mismatch(w.name, f"record {first} is {got[first][:10]!r}..., expected {want[first][:10]!r}...")
+        raise mismatch(w.name, f"record {first} is {got[first][:10]!r}..., expected {want[first][:10]!r}...")
 
 
 # -- logistic regression ------------------------------------------------------------------------
@@ -178,12 +138,12 @@ def logreg(sc: Any, w: Any, params: Any) -> Generator[Any, Any, Any]:
         sc.iteration_times.append(sc.now - began)
     sc.accumulated = seen.value
     if sc.materialized and seen.value != n * w.iterations:
-        raise _mismatch(w.name, f"accumulator counted {seen.value} points, expected {n * w.iterations}")
+        raise mismatch(w.name, f"accumulator counted {seen.value} points, expected {n * w.iterations}")
     return state
 
 
 def check_state(w: Any, state: Any) -> None:
-    _close(state, w.reference(), w.name)
+    check_close(state, w.reference(), w.name)
 
 
 # -- k-means --------------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ Two planes:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable, Iterator
 
 from harness.api import ConfigIssue, Workload
 
@@ -138,6 +139,52 @@ class BatchWorkload(Workload):
 
 class OutputMismatch(AssertionError):
     """A system's output differs from the workload's reference answer."""
+
+
+# -- checking a system's output against the reference (shared by every batch system) ----------
+def mismatch(workload: str, what: str) -> OutputMismatch:
+    return OutputMismatch(f"{workload}: output differs from the reference: {what}")
+
+
+def check_close(got: Any, want: Any, workload: str, rel: float = 1e-6) -> None:
+    """Numbers (nested tuples/lists) equal to ``rel`` relative tolerance."""
+    flat_got, flat_want = list(_flatten(got)), list(_flatten(want))
+    if len(flat_got) != len(flat_want):
+        raise mismatch(workload, f"{len(flat_got)} values, expected {len(flat_want)}")
+    for i, (a, b) in enumerate(zip(flat_got, flat_want)):
+        if not math.isclose(a, b, rel_tol=rel, abs_tol=1e-9):
+            raise mismatch(workload, f"value {i} is {a!r}, expected {b!r}")
+
+
+def _flatten(value: Any) -> Iterator[float]:
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _flatten(v)
+    else:
+        yield float(value)
+
+
+def check_pairs(workload: str, outputs: Iterable[Iterable[tuple[Any, Any]]], reference: dict[Any, Any]) -> None:
+    """Output partitions of (key, value) pairs hold each key once, with the reference's value."""
+    got: dict[Any, Any] = {}
+    for part in outputs:
+        for key, value in part:
+            if key in got:
+                raise mismatch(workload, f"key {key!r} was output twice")
+            got[key] = value
+    if got == reference:
+        return
+    missing = sorted(set(reference) - set(got))[:3]
+    extra = sorted(set(got) - set(reference))[:3]
+    wrong = sorted(k for k in set(got) & set(reference) if got[k] != reference[k])[:3]
+    details = []
+    if missing:
+        details.append(f"missing keys {missing}")
+    if extra:
+        details.append(f"unexpected keys {extra}")
+    if wrong:
+        details.append("; ".join(f"{k!r}: got {got[k]!r}, expected {reference[k]!r}" for k in wrong))
+    raise mismatch(workload, ", ".join(details))
 
 
 def record_size(value: Any) -> int:
