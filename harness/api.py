@@ -52,7 +52,13 @@ __all__ = [
     "RunOutcome",
     "NodeUsage",
     "NoParams",
+    "cluster_size",
 ]
+
+
+def cluster_size(config: DictConfig) -> int:
+    """How many nodes the run's cluster preset builds (for ``System.check``)."""
+    return sum(int(group.count) for group in config.cluster.groups)
 
 
 @dataclass

@@ -21,6 +21,7 @@ import statistics
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
@@ -163,7 +164,7 @@ class WallTime:
             return None
         return statistics.median(self.current) / statistics.median(self.base)
 
-    @property
+    @cached_property  # a rank test, asked for by the verdict, the gate and the table
     def p_value(self) -> float | None:
         if min(len(self.base), len(self.current)) < self.policy.min_samples:
             return None

@@ -293,7 +293,7 @@ class Runtime:
         if not src.alive:
             return
         self.recorder.count("messages_sent")
-        delay = self.topology.one_way_latency_s(src, dst) + nbytes / min(src.nic_Bps, dst.nic_Bps)
+        delay = self._message_delay(src, dst, nbytes)
         self.env.timeout(delay).callbacks.append(lambda _e: self._deliver(src, dst, port, message))
 
     def ask(
@@ -310,7 +310,7 @@ class Runtime:
         if not src.alive:
             return
         self.recorder.count("messages_sent")
-        delay = self.topology.one_way_latency_s(src, dst) + nbytes / min(src.nic_Bps, dst.nic_Bps)
+        delay = self._message_delay(src, dst, nbytes)
 
         def arrive(_e: simpy.Event) -> None:
             if not (dst.alive and self.reachable(src, dst)):
@@ -329,6 +329,10 @@ class Runtime:
                 self.recorder.count("messages_lost")
 
         self.env.timeout(delay).callbacks.append(arrive)
+
+    def _message_delay(self, src: Node, dst: Node, nbytes: float) -> float:
+        """Latency plus serialisation at the slower NIC (small messages skip the flow model)."""
+        return self.topology.one_way_latency_s(src, dst) + nbytes / min(src.nic_Bps, dst.nic_Bps)
 
     def _deliver(self, src: Node, dst: Node, port: str, message: Any) -> None:
         if dst.alive and self.reachable(src, dst):

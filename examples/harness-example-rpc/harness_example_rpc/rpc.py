@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generator
 
-from harness.api import ConfigIssue, System, Workload
+from harness.api import ConfigIssue, System, Workload, cluster_size
 
 
 @dataclass
@@ -61,7 +61,7 @@ class RpcPool(System):
 
     @classmethod
     def check(cls, params: RpcPoolParams, config: Any) -> list[ConfigIssue]:
-        nodes = sum(g.count for g in config.cluster.groups)
+        nodes = cluster_size(config)
         if params.policy not in ("round_robin", "least_loaded"):
             return [ConfigIssue("system.policy", params.policy, "allowed: round_robin, least_loaded")]
         if nodes < 2 or params.servers > nodes - 1:

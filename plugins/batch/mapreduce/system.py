@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Generator, Optional
 
-from harness.api import ConfigIssue, System
+from harness.api import ConfigIssue, cluster_size, System
 from plugins.batch.mapreduce.job import Job
 from plugins.batch.mapreduce.layout import Placement, make_splits
 from plugins.batch.mapreduce.master import JobRun, Master
@@ -71,7 +71,7 @@ class MapReduce(System):
 
     @classmethod
     def check(cls, params: MapReduceParams, config: Any) -> list[ConfigIssue]:
-        nodes = sum(int(g.count) for g in config.cluster.groups)
+        nodes = cluster_size(config)
         issues = []
         for key in ("M", "R", "workers"):
             value = getattr(params, key)

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Generator, Optional
 
-from harness.api import ConfigIssue, System
+from harness.api import ConfigIssue, cluster_size, System
 from plugins.batch.mapreduce.layout import Placement, make_splits
 from plugins.batch.spark import costs as C
 from plugins.batch.spark.cache import LEVELS, BlockManager
@@ -57,7 +57,7 @@ class Spark(System):
 
     @classmethod
     def check(cls, params: SparkParams, config: Any) -> list[ConfigIssue]:
-        nodes = sum(int(g.count) for g in config.cluster.groups)
+        nodes = cluster_size(config)
         issues = []
         for key in ("executors", "executor_cores", "partitions", "shuffle_partitions"):
             value = getattr(params, key)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generator
 
-from harness.api import ConfigIssue, NodeDown, System
+from harness.api import ConfigIssue, cluster_size, NodeDown, System
 
 from plugins.edge.deploy.images import file_sizes
 from plugins.edge.deploy.plan import chunks
@@ -125,7 +125,7 @@ class DockerPull(System):
 
 
 def _node_issues(config: Any) -> list[ConfigIssue]:
-    nodes = sum(int(g.count) for g in config.cluster.groups)
+    nodes = cluster_size(config)
     wanted = int(config.workload.get("nodes", 1) or 0)
     if nodes < 2:
         return [ConfigIssue("cluster", config.cluster.name, "needs at least 2 nodes: a registry and a puller")]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Generator
 
-from harness.api import ConfigIssue, CorruptBlock, MissingBlock, NodeDown, System, Unreachable
+from harness.api import ConfigIssue, cluster_size, CorruptBlock, MissingBlock, NodeDown, System, Unreachable
 from plugins.edge.fogstore import costs
 from plugins.edge.fogstore.kademlia import Lookup, RoutingTable, key_id, node_id, rendezvous_order
 from plugins.edge.fogstore.workload import FogObjects, ObjectPlan
@@ -63,7 +63,7 @@ class FogStore(System):
 
     @classmethod
     def check(cls, params: FogStoreParams, config: Any) -> list[ConfigIssue]:
-        nodes = sum(int(g.count) for g in config.cluster.groups)
+        nodes = cluster_size(config)
         issues = []
         if params.design not in DESIGNS:
             issues.append(ConfigIssue("system.design", params.design, f"allowed: {', '.join(DESIGNS)}"))

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generator
 
-from harness.api import ConfigIssue, System, Workload
+from harness.api import ConfigIssue, cluster_size, System, Workload
 from plugins.edge.migration.costs import COMPRESSORS
 from plugins.edge.migration.engine import Migration
 
@@ -77,7 +77,7 @@ class LiveMigration(System):
 
     @classmethod
     def check(cls, params: LiveMigrationParams, config: Any) -> list[ConfigIssue]:
-        nodes = sum(int(g.count) for g in config.cluster.groups)
+        nodes = cluster_size(config)
         return _choice_issues(params) + _range_issues(params) + _node_issues(params, nodes) + _memory_issues(config)
 
     def run(self, workload: Workload) -> Generator[Any, Any, None]:

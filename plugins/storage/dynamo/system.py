@@ -20,7 +20,7 @@ from typing import Any, Generator, Optional
 
 import numpy as np
 
-from harness.api import ConfigIssue, System
+from harness.api import ConfigIssue, cluster_size, System
 from plugins.storage.consistency import History
 from plugins.storage.dynamo.antientropy import AntiEntropyStats, anti_entropy_loop
 from plugins.storage.dynamo.coordinator import Reply, RequestPath
@@ -118,7 +118,7 @@ class Dynamo(System):
 
     @classmethod
     def check(cls, params: DynamoParams, config: Any) -> list[ConfigIssue]:
-        nodes = sum(int(g.count) for g in config.cluster.groups)
+        nodes = cluster_size(config)
         members = params.initial_members or nodes
         issues = []
         if not 1 <= params.N <= members:
