@@ -16,6 +16,7 @@ HOURS_PER_YEAR = 8766.0  # 365.25 days
 JOULES_PER_KWH = 3.6e6
 DISK_KINDS = ("sd", "ssd", "hdd")
 FAULT_KINDS = ("crash", "recover", "partition", "heal", "slow", "corrupt")
+SLOW_RESOURCES = ("cpu", "disk")
 TARGET_KINDS = ("random", "node", "group", "rack", "site")
 
 
@@ -139,6 +140,8 @@ def _fault_issues(config: DictConfig) -> Iterator[ConfigIssue]:
             yield ConfigIssue(f"{key}.exclude", event.exclude, "allowed: node:<id>, group:<g>, rack:<r>, site:<s>")
         if event.kind == "slow" and event.factor < 1:
             yield ConfigIssue(f"{key}.factor", event.factor, "a slow node's factor must be >= 1")
+        if not event.resources or not set(event.resources) <= set(SLOW_RESOURCES):
+            yield ConfigIssue(f"{key}.resources", list(event.resources), f"allowed: a non-empty list of {', '.join(SLOW_RESOURCES)}")
         if not 0 <= event.fraction <= 1:
             yield ConfigIssue(f"{key}.fraction", event.fraction, "must be between 0 and 1")
 

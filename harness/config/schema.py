@@ -119,6 +119,9 @@ class FaultEvent:
     count: int = 1  # how many nodes a "random"/"group" target picks
     duration_s: Optional[float] = None  # crash/partition/slow: undo after this long
     factor: float = 1.0  # slow: the node runs `factor` times slower
+    # slow: which resources run slower: "cpu" (e.g. caches disabled, CPU contention), "disk"
+    # (e.g. a disk retrying correctable errors)
+    resources: List[str] = field(default_factory=lambda: ["cpu", "disk"])
     peer: Optional[str] = None  # partition: the other side ("site:cloud", "rack:r1"); None = everyone else
     fraction: float = 0.01  # corrupt: share of stored blocks corrupted
     exclude: Optional[str] = None  # nodes a random/group target never picks (e.g. "node:0", a master)

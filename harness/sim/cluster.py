@@ -52,7 +52,8 @@ class Node:
     memory: MemoryModel
     nic_Bps: float  # cached: DictConfig attribute access is too slow for hot paths
     alive: bool = True
-    slow_factor: float = 1.0
+    cpu_slow: float = 1.0  # "slow" faults: CPU time is multiplied by this
+    disk_slow: float = 1.0  # ...and disk time by this
     stats: NodeStats = field(default_factory=NodeStats)
     processes: dict[int, Any] = field(default_factory=dict)  # seq -> process, in start order
     files: dict[str, float] = field(default_factory=dict)  # stored file -> bytes

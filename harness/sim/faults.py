@@ -59,12 +59,15 @@ class FaultInjector:
             self.rt.heal(cut)
 
     def _slow(self, nodes: list[Node], event: DictConfig) -> Any:
+        attributes = [f"{resource}_slow" for resource in event.resources]
         for node in nodes:
-            node.slow_factor = float(event.factor)
+            for attribute in attributes:
+                setattr(node, attribute, float(event.factor))
 
         def restore() -> None:
             for node in nodes:
-                node.slow_factor = 1.0
+                for attribute in attributes:
+                    setattr(node, attribute, 1.0)
 
         return restore
 

@@ -137,7 +137,7 @@ class Runtime:
     def _core(self, node: Node, ref_seconds: float) -> Generator[Any, Any, None]:
         with node.cpu.request() as slot:
             yield slot
-            busy = ref_seconds / node.speed * node.slow_factor
+            busy = ref_seconds / node.speed * node.cpu_slow
             node.stats.cpu_busy_core_s += busy
             yield self.env.timeout(busy)
 
@@ -247,7 +247,7 @@ class Runtime:
         cost = disk_cost(node.disk_spec, op, nbytes, pattern, request_bytes)
         with node.disks.request() as slot:
             yield slot
-            seconds = cost.seconds * node.slow_factor
+            seconds = cost.seconds * node.disk_slow
             node.stats.disk_busy_s += seconds
             node.stats.disk_read_bytes += nbytes if op == "read" else 0.0
             node.stats.disk_write_bytes += nbytes if op == "write" else 0.0

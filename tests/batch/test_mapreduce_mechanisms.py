@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from plugins.batch.mapreduce import simkit
 
 RACKS = {"name": "racks", "groups": [{"name": "w", "count": 24, "racks": 4}], "rack_uplink_gbit": 1.0}
@@ -42,6 +44,26 @@ def test_backup_tasks_shorten_the_job_when_a_node_is_slow() -> None:
     assert without.get("backup_tasks", 0) == 0
     assert with_backups["makespan"] < 0.8 * without["makespan"]
 
+
+
+
+def test_backups_stay_within_their_budget() -> None:
+    """At most backup_budget x tasks of each phase get a copy, late tasks only."""
+    m = simkit.run("sort", hardware="x86_server", cluster=RACKS, faults=SLOW,
+                   overrides={"workload.scale": "small", "system.backup_budget": 0.1}).metrics
+    budget = sum(max(1, math.ceil(0.1 * n)) for n in (m["map_tasks"], m["reduce_tasks"]))
+    assert 1 <= m["backup_tasks"] <= budget
+    assert m["backup_wins"] >= 1
+
+
+def test_backups_overtake_a_machine_with_slow_cpus() -> None:
+    """OSDI'04 3.6's disabled-caches machine: its CPU is 50x slower, its disk is not."""
+    cpu = {"name": "cpu", "events": [{"kind": "slow", "at_s": 0, "target": "node:2", "factor": 50, "resources": ["cpu"]}]}
+    def makespan(backups: bool) -> float:
+        return simkit.run("sort", hardware="x86_server", cluster=RACKS, faults=cpu,
+                          overrides={"workload.scale": "small", "system.backup_tasks": backups}).metrics["makespan"]
+
+    assert makespan(True) < 0.8 * makespan(False)
 
 def test_combiner_reduces_shuffled_bytes() -> None:
     on = simkit.run("wordcount").metrics

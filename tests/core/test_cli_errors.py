@@ -18,6 +18,7 @@ CASES = [
     (["system=rpc_pool", "workload=poisson_requests", "system.servers=99"], ["system.servers", "99"]),
     (["faults.events=[{kind: explode}]"], ["faults.events.0.kind", "explode", "crash"]),
     (["faults.events=[{kind: crash, exclude: random}]"], ["faults.events.0.exclude", "random", "node:<id>"]),
+    (["faults.events=[{kind: slow, resources: [gpu]}]"], ["faults.events.0.resources", "gpu", "cpu, disk"]),
 ]
 
 

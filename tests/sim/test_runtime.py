@@ -191,7 +191,7 @@ def test_rng_streams_are_named_not_ordered():
 def test_slow_node_takes_longer():
     rt = make_runtime()
     node = rt.nodes[0]
-    node.slow_factor = 3.0
+    node.cpu_slow = 3.0
 
     def body():
         yield rt.compute(node, 1.0)

@@ -11,6 +11,7 @@ messages.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -126,6 +127,8 @@ class JobRun:
         self.running_maps: dict[int, None] = {}  # in-progress map tasks, oldest first
         self.running_reduces: dict[int, None] = {}
         self.unbacked = {"map": {}, "reduce": {}}  # in-progress tasks without a backup, oldest first
+        self.backups = {"map": 0, "reduce": 0}  # backup attempts launched per phase
+        self.durations: dict[str, list[float]] = {"map": [], "reduce": []}  # completed tasks', sorted
         self.maps_done = 0
         self.reduces_done = 0
         self.log = OutputLog(job.M + job.M // 8)
@@ -368,6 +371,7 @@ class Master:
         if backup:
             task.backed_up = True
             jr.unbacked[kind].pop(t, None)
+            jr.backups[kind] += 1
             self.rt.recorder.count("backup_tasks")
         self.rt.send(self.node, w.node, message, port=WORKER_PORT)
 
@@ -421,6 +425,7 @@ class Master:
         task.log_index = jr.log.append(att.task, att.node, att.incarnation, att.aid, m.mark, m.out_bytes)
         w.done_maps.append(att.task)
         self.rt.recorder.latency("map_task", now - att.start)
+        bisect.insort(jr.durations["map"], now - att.start)
         if att.backup:
             self.rt.recorder.count("backup_wins")
         for other in list(task.live):
@@ -450,6 +455,7 @@ class Master:
         jr.first_sort = min(jr.first_sort, m.shuffle_end)
         jr.job.commit(att.task, att.aid, m.out_bytes)
         self.rt.recorder.latency("reduce_task", now - att.start)
+        bisect.insort(jr.durations["reduce"], now - att.start)
         if att.backup:
             self.rt.recorder.count("backup_wins")
         for other in list(task.live):
@@ -543,15 +549,22 @@ class Master:
         return jr.pending_reduces > 0 or self.backup_phase(jr, "reduce")
 
     def backup_phase(self, jr: JobRun, kind: str) -> bool:
-        """Near the end of a phase: nothing left to start, few tasks still in progress, and
-        some of them without a backup yet."""
+        """Close to completion (OSDI'04 3.6): no task of the phase is left to start, the
+        backup budget is not spent, and the longest-running task without a backup is late."""
         if not self.p.backup_tasks or not jr.unbacked[kind]:
             return False
-        if kind == "map":
-            total, pending, running = jr.job.M, jr.pending_maps, jr.running_maps
-        else:
-            total, pending, running = jr.job.R, jr.pending_reduces, jr.running_reduces
-        return pending == 0 and 0 < len(running) <= max(1, math.ceil(self.p.backup_threshold * total))
+        total, pending = (jr.job.M, jr.pending_maps) if kind == "map" else (jr.job.R, jr.pending_reduces)
+        if pending > 0 or jr.backups[kind] >= max(1, math.ceil(self.p.backup_budget * total)):
+            return False
+        return self.late(jr, kind, next(iter(jr.unbacked[kind])))
+
+    def late(self, jr: JobRun, kind: str, t: int) -> bool:
+        """Running longer than the phase's median completed task: one on time needs no copy."""
+        durations = jr.durations[kind]
+        task = (jr.maps if kind == "map" else jr.reduces)[t]
+        if not durations or not task.live:
+            return False
+        return self.rt.now - jr.attempts[task.live[0]].start > durations[len(durations) // 2]
 
     def fill_maps(self, jr: JobRun, w: WorkerInfo) -> None:
         while w.alive and w.map_free > 0:
@@ -611,9 +624,11 @@ class Master:
         return "remote"
 
     def pick_backup(self, jr: JobRun, kind: str, w: WorkerInfo) -> int | None:
-        """The longest-running in-progress task without a backup, not already on ``w``."""
+        """The longest-running late task without a backup, not already on ``w``."""
         tasks = jr.maps if kind == "map" else jr.reduces
         for t in jr.unbacked[kind]:
+            if not self.late(jr, kind, t):
+                return None  # oldest first: the rest started later still
             task = tasks[t]
             if len(task.live) == 1 and jr.attempts[task.live[0]].node != w.id:
                 return t

@@ -115,10 +115,10 @@ class ShuffleModel:
         return (r + 0.5) / R >= 1.0 - room
 
     # -- costs ----------------------------------------------------------------------
-    def _slow_factors(self) -> np.ndarray:
+    def _disk_slow_factors(self) -> np.ndarray:
         now = self.rt.now
         if len(self.nodes) <= 64 or now - self._slow_at >= SLOW_REFRESH_S:
-            self._slow = np.fromiter((n.slow_factor for n in self.nodes), dtype=np.float64, count=len(self.nodes))
+            self._slow = np.fromiter((n.disk_slow for n in self.nodes), dtype=np.float64, count=len(self.nodes))
             self._slow_at = now
         return self._slow
 
@@ -135,7 +135,7 @@ class ShuffleModel:
             return np.zeros(len(nodes))
         mean = float(region_bytes[need].mean())
         per_spec = np.array([self._serve_s(k, mean) for k in range(len(self.specs))])
-        return np.where(need, per_spec[self.spec_of[nodes]] * self._slow_factors()[nodes], 0.0)
+        return np.where(need, per_spec[self.spec_of[nodes]] * self._disk_slow_factors()[nodes], 0.0)
 
     def rtt_seconds(self, dst: Any, nodes: np.ndarray) -> np.ndarray:
         """Round trip of each fetch's request and reply headers (0 for local fetches)."""
@@ -182,7 +182,7 @@ class ShuffleModel:
             return
         spec = int(self.spec_of[node_id])
         # `owed` already includes the node's slow factor, which the runtime applies again.
-        requests = max(1, round(owed / max(node.slow_factor, 1e-9) / self.request_s[spec]))
+        requests = max(1, round(owed / max(node.disk_slow, 1e-9) / self.request_s[spec]))
         self.rt.read(node, requests * self.block_bytes[spec], "rand")  # nobody waits: it only occupies the disk
 
     # -- the round ------------------------------------------------------------------

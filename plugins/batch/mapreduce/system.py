@@ -42,7 +42,7 @@ class MapReduceParams:
     locality: bool = True  # prefer node-local, then rack-local splits
     combiner: bool = True  # use the program's combiner, if it has one
     backup_tasks: bool = True  # speculative copies of the last in-progress tasks
-    backup_threshold: float = 0.05  # ...once at most this share of a phase's tasks is in progress
+    backup_budget: float = 0.05  # ...for at most this share of a phase's tasks (see master.backup_phase)
     heartbeat_s: float = 10.0  # the master pings workers silent for this long
     failure_timeout_s: float = 30.0  # ...and marks them failed after this much silence
     reduce_start: float = 0.0  # share of maps done before reduce tasks are scheduled
@@ -87,7 +87,7 @@ class MapReduce(System):
         if params.failure_timeout_s <= params.heartbeat_s:
             issues.append(ConfigIssue("system.failure_timeout_s", params.failure_timeout_s,
                                       f"must be > system.heartbeat_s ({params.heartbeat_s})"))
-        for key in ("backup_threshold", "reduce_start"):
+        for key in ("backup_budget", "reduce_start"):
             if not 0 <= getattr(params, key) <= 1:
                 issues.append(ConfigIssue(f"system.{key}", getattr(params, key), "must be in [0, 1]"))
         if not 0 <= params.master_node < nodes:

@@ -388,7 +388,7 @@ class Overlay:
         return link[0] + nbytes * link[1]
 
     def service(self, host: Any) -> float:
-        return self.rpc_cpu_s / host.speed * host.slow_factor
+        return self.rpc_cpu_s / host.speed * host.cpu_slow
 
     def answers(self, src: VNode, dst: VNode) -> bool:
         """Does ``dst`` get ``src``'s request (and ``src`` the reply)?"""

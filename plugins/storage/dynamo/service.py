@@ -1,7 +1,7 @@
 """Computed round trips: per-node FIFO queues and message delays without SimPy events.
 
 The runtime's ``compute`` is a SimPy resource with one slot per core, FIFO, holding a slot
-for ``ref_seconds / speed x slow_factor``; ``send`` delivers a small message after the
+for ``ref_seconds / speed x cpu_slow``; ``send`` delivers a small message after the
 one-way latency plus its bytes at the slower NIC. The request path of a key-value store
 makes several of these per operation, so at a million operations it computes the same
 quantities directly: each node keeps the instants its cores and disks become free (a
@@ -49,7 +49,7 @@ class ServiceQueues:
 
     def cpu(self, node: int, arrive: float, ref_seconds: float) -> float:
         """Run ``ref_seconds`` of reference-core work arriving at ``arrive``: when it ends."""
-        seconds = ref_seconds * self.inverse_speed[node] * self.nodes[node].slow_factor
+        seconds = ref_seconds * self.inverse_speed[node] * self.nodes[node].cpu_slow
         if self.rng is not None:
             factor = next(self._factors, None)
             if factor is None:
@@ -65,7 +65,7 @@ class ServiceQueues:
 
     def disk(self, node: int, arrive: float, seconds: float, read_bytes: float, write_bytes: float,
              device_bytes: float) -> float:
-        seconds *= self.nodes[node].slow_factor
+        seconds *= self.nodes[node].disk_slow
         free = self.disk_free[node]
         start = free[0] if free[0] > arrive else arrive
         end = start + seconds
@@ -82,7 +82,7 @@ class ServiceQueues:
 
     def append(self, node: int, arrive: float) -> float:
         """One record appended to ``node``'s log: ``disk`` for the hot path of every replica write."""
-        seconds = self.append_s[node] * self.nodes[node].slow_factor
+        seconds = self.append_s[node] * self.nodes[node].disk_slow
         free = self.disk_free[node]
         first = free[0]
         end = (first if first > arrive else arrive) + seconds
