@@ -18,6 +18,9 @@ from omegaconf import MISSING
 class CpuSpec:
     cores: int = 1
     speed: float = 1.0  # per-core speed relative to one current x86 server core
+    # The core and the instruction set the OS runs it in ("cortex-a53-armv7l"): code whose speed
+    # does not follow `speed` (crypto without the ISA's extensions) is keyed on it by plugins.
+    model: str = ""
 
 
 @dataclass

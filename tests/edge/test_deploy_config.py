@@ -15,6 +15,8 @@ BASE = ["system=docker_pull", "workload=image_pull"]
     ("system.decompress_parallel_fraction=1.5", "system.decompress_parallel_fraction=1.5"),
     ("system.chunk_mb=0", "system.chunk_mb=0"),
     ("system.pipe_chunks=0", "system.pipe_chunks=0"),
+    ("system.tls_ref_mbps=0", "system.tls_ref_mbps=0"),
+    ("system.boards.cortex-a53-armv7l.sha256_mbps=0", "system.boards.cortex-a53-armv7l.sha256_mbps=0"),
     ("workload.image=windows", "workload.image='windows': allowed: alpine, nginx"),
     ("workload.nodes=8", "workload.nodes=8: must be <= 7"),
 ])

@@ -2,18 +2,21 @@
 
 Stock Docker (moby's distribution/xfer): layers download concurrently (at most
 ``max_concurrent_downloads``) into temporary blob files; each layer is then registered in
-order -- read back, gunzipped on one thread, its tar extracted file by file -- and the
-blob deleted. The three improvements of seed 003 are switches:
+order -- read back, gunzipped and hashed by dockerd on one thread while a ``docker-untar``
+child process fed through a pipe extracts the tar file by file -- and the blob deleted. The
+three improvements of seed 003 are switches:
 
 * ``download=sequential``: one layer at a time, so the first layer is ready early and its
   extraction overlaps the next download;
-* ``decompress_threads`` > 1 (0 = one per core): the gunzip work is split over threads
+* ``decompress_threads`` != 1: multi-threaded gunzip, pgzip's decoder running one chunk ahead
+  of the reader (``decompress_readahead``), or else the gunzip work split over threads
   (Amdahl, ``decompress_parallel_fraction``);
 * ``pipeline``: per layer, download, decompress and extract run as three stages joined by
   bounded pipes, each starting on the previous stage's first chunk; no blob is written.
 
 Every cost is charged through the runtime: the network (one flow per chunk), the CPU
-(gunzip, digests, tar per file and per byte) and the disk (blob writes, one write per file
+(TLS decryption and kernel receive work per arriving byte, gunzip, digests, tar-split, tar per
+file and per byte; rates per node in costs.py) and the disk (blob writes, one write per file
 piece, coalesced inode-table writes, layer metadata), so the deployment time and its
 breakdown emerge from the node's hardware profile.
 """
@@ -25,6 +28,7 @@ from typing import Any, Generator
 
 from harness.api import CorruptBlock, NodeDown, Unreachable
 
+from plugins.edge.deploy.costs import PullCosts
 from plugins.edge.deploy.pipes import Pipe, Slots
 from plugins.edge.deploy.plan import Chunk
 
@@ -33,6 +37,11 @@ JOURNAL_COPIES = 2  # jbd2 journals metadata blocks, then checkpoints them in pl
 # Blob chunks written behind the download before it waits for the oldest: Linux lets a writer
 # run ahead of the disk only up to its dirty limits, and a short queue keeps reads flowing.
 WRITE_BEHIND_CHUNKS = 2
+# Chunks buffered between dockerd and its untar child: the real pipe holds 64 KiB, far less than
+# a chunk, so one chunk is the smallest buffer this granularity can express.
+UNTAR_PIPE_CHUNKS = 1
+# How far pgzip's decoder runs ahead of its reader: 4 blocks of 1 MB by default, one chunk here.
+READAHEAD_CHUNKS = 1
 
 
 class PullFailed(Exception):
@@ -50,21 +59,6 @@ class LayerJob:
 
 
 @dataclass
-class PullCosts:
-    """Reference-core costs and retry policy, from the system's params."""
-
-    gunzip_ref_s_per_byte: float
-    sha256_ref_s_per_byte: float
-    tar_file_ref_s: float
-    copy_ref_s_per_byte: float
-    parallel_fraction: float
-    inodes_per_metadata_write: int
-    layer_commit_writes: int
-    max_attempts: int
-    backoff_s: float
-
-
-@dataclass
 class Strategy:
     sequential_download: bool
     max_concurrent_downloads: int
@@ -72,7 +66,8 @@ class Strategy:
     decompress_threads: int  # 1: stock gunzip; 0: one thread per core
     pipeline: bool
     pipe_chunks: int
-    verify_digests: bool
+    untar_process: bool  # stock registration: untar in a child process, fed through a pipe
+    decompress_readahead: bool  # multi-threaded gunzip is pgzip: one decoder goroutine runs ahead
 
 
 @dataclass
@@ -141,30 +136,69 @@ class Puller:
             slots.release()
 
     def _stream(self, job: LayerJob, sink: Pipe | None) -> Generator[Any, Any, None]:
-        """Fetch the blob chunk by chunk into the pipe (pipelined) or a temporary file."""
+        """Fetch the blob chunk by chunk into the pipe (pipelined) or a temporary file.
+
+        A chunk is handed on only once it is decrypted and hashed (one goroutine copies the
+        plaintext through the digest into the file or pipe), while the next chunk is in flight."""
         writes: list[Any] = []
+        received: tuple[Chunk, float] | None = None  # fetched, still being decrypted and hashed
+        arrival: list[Any] = []
         offset = 0.0
-        digest = None
         for chunk in job.chunks:
             yield from self._fetch(self.registry, chunk.compressed, job.blob, offset)
-            if digest is not None:
-                yield digest
-            if self.strategy.verify_digests:  # hashed as it arrives, while the socket fills again
-                digest = self.rt.compute(self.node, chunk.compressed * self.costs.sha256_ref_s_per_byte)
-            if sink is not None:
-                yield sink.put(chunk)
-            else:  # write-behind of the temporary blob, a few chunks deep (dirty-page throttling)
-                writes.append(self.rt.write(self.node, chunk.compressed, "seq", file=self._tmp(job), offset=offset))
-                if len(writes) > WRITE_BEHIND_CHUNKS:
-                    yield writes[-WRITE_BEHIND_CHUNKS - 1]
+            if received is not None:
+                yield self.rt.all_of(arrival)
+                yield from self._hand_on(job, *received, sink, writes)
+            arrival = self._on_arrival(chunk.compressed)
+            received = (chunk, offset)
             offset += chunk.compressed
-        yield self.rt.all_of(writes + ([digest] if digest is not None else []))
+        if received is not None:
+            yield self.rt.all_of(arrival)
+            yield from self._hand_on(job, *received, sink, writes)
+        yield self.rt.all_of(writes)
+
+    def _hand_on(self, job: LayerJob, chunk: Chunk, offset: float, sink: Pipe | None,
+                 writes: list[Any]) -> Generator[Any, Any, None]:
+        if sink is not None:
+            yield sink.put(chunk)
+            return
+        # write-behind of the temporary blob, a few chunks deep (dirty-page throttling)
+        writes.append(self.rt.write(self.node, chunk.compressed, "seq", file=self._tmp(job), offset=offset))
+        if len(writes) > WRITE_BEHIND_CHUNKS:
+            yield writes[-WRITE_BEHIND_CHUNKS - 1]
+
+    def _on_arrival(self, nbytes: float) -> list[Any]:
+        """CPU for bytes just received: the kernel's receive path, then the download goroutine,
+        which decrypts the TLS records and hashes the plaintext (the blob digest) in one pass.
+        The kernel part really happens during the transfer; charging it on arrival shifts it by
+        one chunk but keeps it on a core of its own, as softirq work is."""
+        work = []
+        kernel = nbytes * self.costs.kernel_receive_per_byte
+        if kernel > 0:
+            work.append(self.rt.compute(self.node, kernel))
+        goroutine = nbytes * (self.costs.tls_per_byte + self.costs.sha256_per_byte)
+        if goroutine > 0:
+            work.append(self.rt.compute(self.node, goroutine))
+        return work
 
     def _decompress_stage(self, job: LayerJob, wire: Pipe, tar: Pipe) -> Generator[Any, Any, None]:
+        source = wire
+        if self._reads_ahead():
+            source = Pipe(self.rt, READAHEAD_CHUNKS)
+            self._spawn(self._inflate_ahead(job, wire, source))
+        for _ in job.chunks:
+            chunk = yield source.get()
+            if source is wire:
+                yield from self._inflate(chunk)
+            yield from self._digest_tar(chunk)
+            yield tar.put(chunk)
+
+    def _inflate_ahead(self, job: LayerJob, wire: Pipe, plain: Pipe) -> Generator[Any, Any, None]:
+        """pgzip's decoder goroutine: inflates the next chunk while the reader digests this one."""
         for _ in job.chunks:
             chunk = yield wire.get()
-            yield from self._decompress(chunk)
-            yield tar.put(chunk)
+            yield from self._inflate(chunk)
+            yield plain.put(chunk)
 
     def _extract_stage(self, job: LayerJob, tar: Pipe, previous: Any) -> Generator[Any, Any, None]:
         if previous is not None:  # a layer is applied on top of its parent
@@ -175,15 +209,10 @@ class Puller:
         yield from self._commit(job)
 
     def _register_blob(self, job: LayerJob, slots: Slots) -> Generator[Any, Any, None]:
-        """Read the blob back, gunzip and untar it chunk by chunk, on one goroutine."""
+        """Read the blob back, gunzip and untar it chunk by chunk."""
         while True:
             try:
-                offset = 0.0
-                for chunk in job.chunks:
-                    yield self.rt.read(self.node, chunk.compressed, file=self._tmp(job), offset=offset, verify=True)
-                    offset += chunk.compressed
-                    yield from self._decompress(chunk)
-                    yield from self._extract(job, chunk)
+                yield from self._unpack_blob(job)
                 break
             except CorruptBlock:  # the gunzip CRC fails: throw the layer away and fetch it again
                 self.stats.redownloads += 1
@@ -193,20 +222,88 @@ class Puller:
         self.rt.delete(self.node, self._tmp(job))
         yield from self._commit(job)
 
+    def _unpack_blob(self, job: LayerJob) -> Generator[Any, Any, None]:
+        """dockerd reads, gunzips and digests (diff id, tar-split) the blob. With ``untar_process``
+        (moby's chrootarchive) it pipes the tar to a re-exec'd ``docker-untar`` process, which
+        creates the files, so both halves run on different cores at the pace of the slower one;
+        without it one thread also untars each chunk in turn. With pgzip the reads and the
+        inflating move to a decoder goroutine that runs ahead."""
+        tar = Pipe(self.rt, UNTAR_PIPE_CHUNKS) if self.strategy.untar_process else None
+        untar = self._spawn(self._untar_child(job, tar)) if tar is not None else None
+        decoded = Pipe(self.rt, READAHEAD_CHUNKS) if self._reads_ahead() else None
+        if decoded is not None:
+            self._spawn(self._blob_decoder(job, decoded))
+        try:
+            offset = 0.0
+            for chunk in job.chunks:
+                if decoded is None:
+                    yield from self._read_blob(job, chunk, offset)
+                    yield from self._inflate(chunk)
+                elif (yield decoded.get()) is None:
+                    raise CorruptBlock(self._tmp(job))
+                offset += chunk.compressed
+                yield from self._digest_tar(chunk)
+                if tar is None:
+                    yield from self._extract(job, chunk)
+                else:
+                    yield tar.put(chunk)
+        except CorruptBlock:
+            if tar is not None:
+                yield tar.put(None)  # close the pipe: the child stops before the layer is thrown away
+                yield untar
+            raise
+        if untar is not None:
+            yield untar
+
+    def _blob_decoder(self, job: LayerJob, out: Pipe) -> Generator[Any, Any, None]:
+        """pgzip's decoder goroutine over the temporary blob; ``None`` tells the reader the CRC failed."""
+        offset = 0.0
+        for chunk in job.chunks:
+            try:
+                yield from self._read_blob(job, chunk, offset)
+            except CorruptBlock:
+                yield out.put(None)
+                return
+            offset += chunk.compressed
+            yield from self._inflate(chunk)
+            yield out.put(chunk)
+
+    def _untar_child(self, job: LayerJob, tar: Pipe) -> Generator[Any, Any, None]:
+        for _ in job.chunks:
+            chunk = yield tar.get()
+            if chunk is None:
+                return
+            yield from self._extract(job, chunk)
+
+    def _read_blob(self, job: LayerJob, chunk: Chunk, offset: float) -> Generator[Any, Any, None]:
+        yield self.rt.read(self.node, chunk.compressed, file=self._tmp(job), offset=offset, verify=True)
+
     # -- costs ------------------------------------------------------------------------------
-    def _decompress(self, chunk: Chunk) -> Generator[Any, Any, None]:
-        gunzip = chunk.uncompressed * self.costs.gunzip_ref_s_per_byte
-        digest = chunk.uncompressed * self.costs.sha256_ref_s_per_byte if self.strategy.verify_digests else 0.0
+    def _reads_ahead(self) -> bool:
+        return self.strategy.decompress_threads != 1 and self.strategy.decompress_readahead
+
+    def _inflate(self, chunk: Chunk) -> Generator[Any, Any, None]:
+        """gunzip one chunk: one thread (Go's compress/gzip, or pgzip's single decoder), or the
+        Amdahl split of a block-parallel decompressor over ``decompress_threads`` threads."""
+        gunzip = chunk.uncompressed * self.costs.gunzip_per_byte
         threads = self.strategy.decompress_threads or self.node.cores
-        if threads <= 1:
-            yield self.rt.compute(self.node, gunzip + digest)
+        if threads <= 1 or self.strategy.decompress_readahead:
+            yield self.rt.compute(self.node, gunzip)
             return
         parallel = gunzip * self.costs.parallel_fraction
-        yield self.rt.compute(self.node, gunzip - parallel + digest)  # serial part + the diffID digest
+        yield self.rt.compute(self.node, gunzip - parallel)
         yield self.rt.compute(self.node, parallel, threads=threads)
 
+    def _digest_tar(self, chunk: Chunk) -> Generator[Any, Any, None]:
+        """What the reading goroutine does to the tar stream: the diff-id digest and tar-split
+        (CRC64 of the file bytes, a gzipped JSON entry per file)."""
+        work = (chunk.uncompressed * (self.costs.sha256_per_byte + self.costs.crc64_per_byte)
+                + chunk.new_files * self.costs.tar_split_per_file)
+        if work > 0:
+            yield self.rt.compute(self.node, work)
+
     def _extract(self, job: LayerJob, chunk: Chunk) -> Generator[Any, Any, None]:
-        cpu = chunk.new_files * self.costs.tar_file_ref_s + chunk.uncompressed * self.costs.copy_ref_s_per_byte
+        cpu = chunk.new_files * self.costs.tar_file + chunk.uncompressed * self.costs.copy_per_byte
         yield self.rt.compute(self.node, cpu)
         writes = [self.rt.write(self.node, size, "seq", file=job.rootfs, offset=at) for at, size in chunk.pieces]
         self._metadata_credit += chunk.new_files / max(1, self.costs.inodes_per_metadata_write)

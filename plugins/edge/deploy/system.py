@@ -15,9 +15,10 @@ from typing import Any, Generator
 
 from harness.api import ConfigIssue, cluster_size, NodeDown, System
 
+from plugins.edge.deploy.costs import BoardRates, PullCosts, pull_costs
 from plugins.edge.deploy.images import file_sizes
 from plugins.edge.deploy.plan import chunks
-from plugins.edge.deploy.puller import LayerJob, PullCosts, Puller, PullFailed, Strategy
+from plugins.edge.deploy.puller import LayerJob, Puller, PullFailed, Strategy
 from plugins.edge.deploy.services import run_services
 from plugins.edge.deploy.workloads import MemoryTight
 
@@ -32,13 +33,24 @@ class DockerPullParams:
     max_concurrent_downloads: int = 3  # dockerd --max-concurrent-downloads default; 0: no limit
     wait_all_downloads: bool = True  # stock as the seed describes it: extract once every layer is in
     decompress_threads: int = 1  # 1: stock single-threaded gunzip; 0: one per core
+    decompress_readahead: bool = True  # multi-threaded gunzip is pgzip: one decoder runs ahead of the reader
     pipeline: bool = False  # download -> decompress -> extract streamed per layer
     chunk_mb: float = 4.0  # granularity of the stream (wire request, pipe slot)
     pipe_chunks: int = 4  # pipe capacity between two stages, in chunks
+    # Mechanisms of a real `docker pull`, each a switch so that its effect can be measured.
     verify_digests: bool = True  # sha256 of every blob and of every uncompressed layer (diff id)
+    tls: bool = True  # the registry speaks HTTPS: every received byte is decrypted
+    tar_split: bool = True  # moby's tar-split: CRC64 of every file's bytes, gzipped JSON per file
+    kernel_receive: bool = True  # kernel CPU per received byte (NIC driver, TCP, copy to user space)
+    untar_process: bool = True  # stock untar runs in a child process fed by a pipe (moby chrootarchive)
+    board_rates: bool = True  # use the per-board measured rates of `boards` where given
     # Costs in reference-core terms (docs/models.md, deploy section).
     gunzip_ref_mbps: float = 100.0  # MB of tar out per reference-core second (Go compress/gzip)
     sha256_ref_mbps: float = 400.0
+    tls_ref_mbps: float = 2000.0  # Go AES-128-GCM with AES-NI
+    crc64_ref_mbps: float = 1000.0  # Go hash/crc64, slicing-by-8
+    tar_split_file_ref_us: float = 20.0  # two JSON entries (~0.9 KB) encoded and gzipped per file
+    kernel_receive_ref_ns_per_byte: float = 0.8
     tar_file_ref_us: float = 20.0  # per file: header, create, write, chmod/chown/utimes, close
     copy_ref_ns_per_byte: float = 1.0  # tar reader and write(2) copies
     decompress_parallel_fraction: float = 0.667  # Amdahl fit of pgzip's 2.04x on 4 CPUs
@@ -49,6 +61,12 @@ class DockerPullParams:
     retry_backoff_s: float = 5.0  # wait attempt x this before retrying
     give_up_s: float = 600.0  # a pulling node down longer than this counts as a failed pull
     registry_group: str = "registry"
+    # Per-core throughputs measured where Go runs generic code, by the hardware's cpu.model.
+    boards: dict[str, BoardRates] = field(default_factory=dict)
+
+
+POSITIVE_RATES = ("chunk_mb", "gunzip_ref_mbps", "sha256_ref_mbps", "tls_ref_mbps", "crc64_ref_mbps")
+BOARD_RATES = ("sha256_mbps", "tls_mbps", "kernel_receive_ms_per_mb")
 
 
 class DockerPull(System):
@@ -61,11 +79,12 @@ class DockerPull(System):
     def check(cls, params: DockerPullParams, config: Any) -> list[ConfigIssue]:
         if params.download not in DOWNLOAD_MODES:
             return [ConfigIssue("system.download", params.download, f"allowed: {', '.join(DOWNLOAD_MODES)}")]
-        for key in ("chunk_mb", "gunzip_ref_mbps", "sha256_ref_mbps"):
+        for key in POSITIVE_RATES:
             if getattr(params, key) <= 0:
                 return [ConfigIssue(f"system.{key}", getattr(params, key), "must be > 0")]
         for key in ("max_concurrent_downloads", "decompress_threads", "tar_file_ref_us", "copy_ref_ns_per_byte",
-                    "layer_commit_writes", "retry_backoff_s"):
+                    "layer_commit_writes", "retry_backoff_s", "tar_split_file_ref_us",
+                    "kernel_receive_ref_ns_per_byte"):
             if getattr(params, key) < 0:
                 return [ConfigIssue(f"system.{key}", getattr(params, key), "must be >= 0")]
         if not 0.0 <= params.decompress_parallel_fraction <= 1.0:
@@ -74,7 +93,7 @@ class DockerPull(System):
         for key in ("pipe_chunks", "inodes_per_metadata_write", "max_download_attempts"):
             if getattr(params, key) < 1:
                 return [ConfigIssue(f"system.{key}", getattr(params, key), "must be >= 1")]
-        return _node_issues(config)
+        return _board_issues(params.boards) or _node_issues(config)
 
     def run(self, workload: Any) -> Generator[Any, Any, None]:
         self.registry, self.targets = self._roles(workload.params.nodes)
@@ -115,13 +134,21 @@ class DockerPull(System):
     def strategy(self) -> Strategy:
         p = self.params
         return Strategy(p.download == "sequential", p.max_concurrent_downloads, p.wait_all_downloads,
-                        p.decompress_threads, p.pipeline, p.pipe_chunks, p.verify_digests)
+                        p.decompress_threads, p.pipeline, p.pipe_chunks, p.untar_process,
+                        p.decompress_readahead)
 
-    def costs(self) -> PullCosts:
-        p = self.params
-        return PullCosts(1.0 / (p.gunzip_ref_mbps * 1e6), 1.0 / (p.sha256_ref_mbps * 1e6), p.tar_file_ref_us * 1e-6,
-                         p.copy_ref_ns_per_byte * 1e-9, p.decompress_parallel_fraction, p.inodes_per_metadata_write,
-                         p.layer_commit_writes, p.max_download_attempts, p.retry_backoff_s)
+    def costs(self, node: Any) -> PullCosts:
+        """What each step costs on ``node``: reference rates, or the board's measured ones."""
+        return pull_costs(self.params, node)
+
+
+def _board_issues(boards: dict[str, BoardRates]) -> list[ConfigIssue]:
+    for profile, rates in boards.items():
+        for key in BOARD_RATES:
+            value = getattr(rates, key)
+            if value is not None and value <= 0:
+                return [ConfigIssue(f"system.boards.{profile}.{key}", value, "must be > 0")]
+    return []
 
 
 def _node_issues(config: Any) -> list[ConfigIssue]:
@@ -184,7 +211,7 @@ class Deployments:
 
     def _pull(self, record: NodeDeployment) -> Generator[Any, Any, None]:
         puller = Puller(self.rt, self.system.registry, record.node, self.system.jobs, record.registered,
-                        self.system.strategy(), self.system.costs())
+                        self.system.strategy(), self.system.costs(record.node))
         try:
             yield from puller.run()
             record.ok = True
