@@ -27,12 +27,21 @@ The checker judges the history against the design's promise:
 
 from __future__ import annotations
 
+import struct
 from array import array
 from bisect import insort
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 RECENT_ACKS = 8  # acknowledged writes remembered per key for the staleness check
 NO_PARENT = -1  # the records loaded before the run have version -1
+# One recorded operation, packed as it is recorded (one C call), and the same layout to
+# move buffered rows into the typed columns with NumPy.
+ROW = struct.Struct("<bqddbqq")  # kind, key, invoke, complete, ok, value, versions
+ROW_DTYPE = np.dtype([("kind", "i1"), ("key", "<i8"), ("invoke", "<f8"), ("complete", "<f8"), ("ok", "i1"),
+                      ("value", "<i8"), ("versions", "<i8")])
+FLUSH_BYTES = ROW.size * 65536  # buffered rows moved into the columns at a time
 
 
 class History:
@@ -49,7 +58,8 @@ class History:
         self.ok = array("b")
         self.value = array("q")  # the version written, or the newest version read (-1: none)
         self.versions = array("l")  # a write: 1; a read: how many sibling versions it saw
-        self.rows: list[tuple] = []  # recent rows, not yet in the columns
+        self.rows = bytearray()  # recent rows (``ROW``), not yet in the columns
+        self._pack = ROW.pack
         # the causal graph: version -> its first parent (dense), and any further parents
         self._first_parent = array("q")
         self._more_parents: dict[int, tuple[int, ...]] = {}
@@ -73,28 +83,36 @@ class History:
         client that had seen ``parents``."""
         self._link(version, parents)
         if self.keep_ops:
-            self._row(0, key, invoke, complete, ok, version, 1)
+            rows = self.rows
+            rows += self._pack(0, key, invoke, complete, ok, version, 1)
+            if len(rows) >= FLUSH_BYTES:
+                self._flush()
         if not ok:
             return
         self.acked_writes += 1
         acks = self._acks.get(key)
-        if acks is None:
-            acks = self._acks[key] = []
         entry = (complete, version, strict, epoch)
+        if acks is None:
+            self._acks[key] = [entry]
+            self._acked[key] = [version]
+            return
         if not acks or complete >= acks[-1][0]:
             acks.append(entry)
         else:
             insort(acks, entry)
         if len(acks) > RECENT_ACKS:
             del acks[0]
-        self._acked.setdefault(key, []).append(version)
+        self._acked[key].append(version)
 
     def read(self, key: int, invoke: float, complete: float, ok: bool, versions: list[int], strict: bool,
              epoch: int) -> bool:
         """Record a read that returned sibling ``versions``; returns True when it was stale."""
         n = len(versions)
         if self.keep_ops:
-            self._row(1, key, invoke, complete, ok, max(versions) if versions else -1, n)
+            rows = self.rows
+            rows += self._pack(1, key, invoke, complete, ok, versions[0] if n == 1 else max(versions, default=-1), n)
+            if len(rows) >= FLUSH_BYTES:
+                self._flush()
         if not ok:
             return False
         self.reads += 1
@@ -103,17 +121,43 @@ class History:
             if n > self.max_siblings:
                 self.max_siblings = n
         self.siblings_seen += n
-        acks = self._acks.get(key)
-        if not acks:
+        last = self._last_ack_at(key, invoke)
+        if last is None:
             return False
-        last = acks[-1]
-        if last[0] >= invoke:
-            last = self._last_ack_before(acks, invoke)
-            if last is None:
-                return False
-        _, target, write_strict, write_epoch = last
+        target = last[1]
         if target in versions or self.covers(versions, target):
             return False
+        return self._stale(strict, epoch, last)
+
+    def read_one(self, key: int, invoke: float, complete: float, version: int, strict: bool, epoch: int) -> bool:
+        """``read`` of a successful read that returned the one version ``version`` (the usual
+        case, without a list to build)."""
+        if self.keep_ops:
+            rows = self.rows
+            rows += self._pack(1, key, invoke, complete, True, version, 1)
+            if len(rows) >= FLUSH_BYTES:
+                self._flush()
+        self.reads += 1
+        self.siblings_seen += 1
+        last = self._last_ack_at(key, invoke)
+        if last is None:
+            return False
+        target = last[1]
+        if target == version or self.covers((version,), target):
+            return False
+        return self._stale(strict, epoch, last)
+
+    def _last_ack_at(self, key: int, invoke: float) -> Any:
+        """The last write of ``key`` acknowledged before ``invoke``, or None."""
+        acks = self._acks.get(key)
+        if not acks:
+            return None
+        last = acks[-1]
+        return last if last[0] < invoke else self._last_ack_before(acks, invoke)
+
+    def _stale(self, strict: bool, epoch: int, last_ack: tuple[float, int, bool, int]) -> bool:
+        """Count a stale read: a violation when the promise held for it and the write it missed."""
+        _, _, write_strict, write_epoch = last_ack
         self.stale_reads += 1
         if self.promise and strict and write_strict and epoch == write_epoch:
             self.violations += 1
@@ -122,11 +166,15 @@ class History:
         return True
 
     def _link(self, version: int, parents: tuple[int, ...]) -> None:
-        if parents and min(parents) < 0:
-            parents = tuple(p for p in parents if p >= 0)  # the loaded records have no history
         first = self._first_parent
         if len(first) <= version:
             first.extend([NO_PARENT] * (version + 1 - len(first) + 4096))
+        if len(parents) == 1:  # the usual case: the one version the writer had read
+            parent = parents[0]
+            first[version] = parent if parent >= 0 else NO_PARENT  # the loaded records have no history
+            return
+        if parents and min(parents) < 0:
+            parents = tuple(p for p in parents if p >= 0)  # the loaded records have no history
         first[version] = parents[0] if parents else NO_PARENT
         if len(parents) > 1:
             self._more_parents[version] = parents[1:]
@@ -162,23 +210,14 @@ class History:
                 return entry
         return None
 
-    def _row(self, kind: int, key: int, invoke: float, complete: float, ok: bool, value: int, versions: int) -> None:
-        self.rows.append((kind, key, invoke, complete, ok, value, versions))
-        if len(self.rows) >= 4096:
-            self._flush()
-
     def _flush(self) -> None:
-        """Move buffered rows into the typed columns (cheaper than seven appends per row)."""
+        """Move buffered rows into the typed columns."""
         if not self.rows:
             return
-        kind, key, invoke, complete, ok, value, versions = zip(*self.rows)
-        self.kind.extend(kind)
-        self.key.extend(key)
-        self.invoke.extend(invoke)
-        self.complete.extend(complete)
-        self.ok.extend(ok)
-        self.value.extend(value)
-        self.versions.extend(versions)
+        table = np.frombuffer(bytes(self.rows), dtype=ROW_DTYPE)
+        columns = (self.kind, self.key, self.invoke, self.complete, self.ok, self.value, self.versions)
+        for name, column in zip(ROW_DTYPE.names, columns):
+            column.frombytes(table[name].astype(column.typecode).tobytes())
         self.rows.clear()
 
     # -- durability -----------------------------------------------------------------
@@ -189,16 +228,24 @@ class History:
         """Count acknowledged writes that no version surviving at the end covers.
         ``surviving(key)`` gives the versions stored on replicas that are up."""
         lost = 0
+        first_parent, more_parents = self._first_parent, self._more_parents  # ``parents``, inlined
+        linked = len(first_parent)
         for key, written in self._acked.items():
             reached: set[int] = set()
             stack = list(surviving(key))
-            floor = min(written)
+            floor = min(written)  # >= 0: the walk never meets a loaded record's -1
             while stack:
                 version = stack.pop()
                 if version in reached or version < floor:
                     continue
                 reached.add(version)
-                stack.extend(self.parents(version))
+                if version < linked:
+                    parent = first_parent[version]
+                    if parent != NO_PARENT:
+                        stack.append(parent)
+                        more = more_parents.get(version)
+                        if more:
+                            stack.extend(more)
             lost += sum(1 for version in written if version not in reached)
         self.lost_writes = lost
         return lost

@@ -11,11 +11,13 @@ transfers over the simulated network, one per pair of nodes and direction per ro
 
 from __future__ import annotations
 
-from typing import Any, Generator
+from typing import Any, Generator, Iterable
+
+import numpy as np
 
 from harness.api import NodeDown, Unreachable
 from plugins.storage.dynamo import merkle
-from plugins.storage.dynamo.versions import Version
+from plugins.storage.dynamo.versions import Version, live_at
 
 
 class AntiEntropyStats:
@@ -73,22 +75,19 @@ def _connected(d: Any, a: int, b: int) -> bool:
 
 
 def _keys_by_range(d: Any, ring: Any) -> list[dict[int, list[int]]]:
-    """For each node: range -> keys it stores in that range (hinted copies excluded)."""
+    """For each node: range -> keys it stores in that range (hinted copies excluded), in the
+    store's order. Grouped with NumPy: a round groups every stored key."""
     out: list[dict[int, list[int]]] = []
-    ranges = d.keys.table(ring)
+    range_of = np.asarray(d.keys.table(ring), dtype=np.int64)
     for node, store in enumerate(d.stores):
         held = d.hints.keys_held[node]
-        by_range: dict[int, list[int]] = {}
-        for key in store.data:
-            if held and key in held:
-                continue
-            r = ranges[key]
-            keys = by_range.get(r)
-            if keys is None:
-                by_range[r] = [key]
-            else:
-                keys.append(key)
-        out.append(by_range)
+        keys = np.fromiter((k for k in store.data if k not in held) if held else store.data, dtype=np.int64)
+        ranges = range_of[keys]
+        order = np.argsort(ranges, kind="stable")  # stable: each range keeps the store's order
+        ranges, keys = ranges[order], keys[order].tolist()
+        starts = np.flatnonzero(np.diff(ranges)) + 1
+        bounds = [0, *starts.tolist(), len(keys)]
+        out.append({int(ranges[a]): keys[a:b] for a, b in zip(bounds, bounds[1:]) if b > a})
     return out
 
 
@@ -99,16 +98,17 @@ def _sync_range(d: Any, r: int, a: int, b: int, groups: list[dict[int, list[int]
     rfile = d.range_files[r]
     corrupt_a = rfile in d.rt.nodes[a].corrupted
     corrupt_b = rfile in d.rt.nodes[b].corrupted
-    live_a, digests_a, leaves_a = _tree(d, a, r, groups, now, trees)
-    live_b, digests_b, leaves_b = _tree(d, b, r, groups, now, trees)
+    leaves_a = _tree(d, a, r, groups, now, trees)
+    leaves_b = _tree(d, b, r, groups, now, trees)
     pair_ab, pair_ba = (a, b), (b, a)
     hash_bytes = 2 * merkle.HASH_BYTES
     if corrupt_a or corrupt_b:
         stats = d.ae_stats
-        for bad, good, live_good, pair in ((a, b, live_b, pair_ba), (b, a, live_a, pair_ab)):
+        for bad, good, pair in ((a, b, pair_ba), (b, a, pair_ab)):
             if (bad == a and corrupt_a) or (bad == b and corrupt_b):
                 if (good == a and corrupt_a) or (good == b and corrupt_b):
                     continue  # both copies unreadable: a third replica's sync will fix them
+                live_good = _held(d, good, groups[good].get(r, ()), now)
                 sends.setdefault(pair, []).extend((k, v) for k, vs in live_good.items() for v in vs)
                 rewrites.setdefault(pair, []).append(r)
                 stats.ranges_rewritten += 1
@@ -124,8 +124,11 @@ def _sync_range(d: Any, r: int, a: int, b: int, groups: list[dict[int, list[int]
         return False
     mask = (1 << depth) - 1
     wanted = set(differing)
-    keys = sorted({k for k in digests_a if positions[k] & mask in wanted} |
-                  {k for k in digests_b if positions[k] & mask in wanted})
+    live_a = _held(d, a, [k for k in groups[a].get(r, ()) if positions[k] & mask in wanted], now)
+    live_b = _held(d, b, [k for k in groups[b].get(r, ()) if positions[k] & mask in wanted], now)
+    digests_a = {k: merkle.key_digest(positions[k], vs) for k, vs in live_a.items()}
+    digests_b = {k: merkle.key_digest(positions[k], vs) for k, vs in live_b.items()}
+    keys = sorted(set(live_a) | set(live_b))
     meta_bytes[pair_ab] += len(keys) * (d.key_bytes + merkle.HASH_BYTES)
     for key in keys:
         if digests_a.get(key) == digests_b.get(key):
@@ -140,30 +143,46 @@ def _sync_range(d: Any, r: int, a: int, b: int, groups: list[dict[int, list[int]
     return True
 
 
-def _tree(d: Any, node: int, r: int, groups: list, now: float, trees: dict) -> tuple[dict, dict, dict]:
-    """A replica's versions, key digests and Merkle leaves for range ``r``, built once per
-    round (each range is compared with two neighbours); hashing costs the node CPU."""
+def _tree(d: Any, node: int, r: int, groups: list, now: float, trees: dict) -> dict[int, int]:
+    """A replica's Merkle leaves for range ``r`` (as ``merkle.leaves``: each leaf the XOR of
+    its keys' digests), built once per round (each range is compared with two neighbours);
+    hashing costs the node CPU. Only where two trees differ are the keys' versions gathered
+    again (``_held``)."""
     found = trees.get((node, r))
     if found is None:
         positions, data = d.keys.positions, d.stores[node].data
-        live: dict[int, list[Version]] = {}
-        digests: dict[int, int] = {}
+        mask = (1 << d.params.merkle_depth) - 1
+        key_digest = merkle.key_digest
+        found = trees[(node, r)] = {}
+        hashed = 0
         for key in groups[node].get(r, ()):
-            entries = data[key]
-            if len(entries) == 1:  # the usual case, without building a list per key
-                e = entries[0]
-                if not e[1] <= now < e[2]:
+            entries = data[key]  # ``ReplicaStore.read``, inlined: a round reads every stored key
+            if len(entries) == 1:
+                version, visible, superseded = entries[0]
+                if not visible <= now < superseded:
                     continue
-                versions = [e[0]]
+                versions = (version,)
             else:
-                versions = [e[0] for e in entries if e[1] <= now < e[2]]
+                versions = live_at(entries, now)
                 if not versions:
                     continue
-            live[key] = versions
-            digests[key] = merkle.key_digest(positions[key], versions)
-        found = trees[(node, r)] = (live, digests, merkle.leaves(digests, positions, d.params.merkle_depth))
-        d.queues.cpu(node, now, d.params.merkle_cpu_us_per_key / 1e6 * max(1, len(live)))
+            position = positions[key]
+            leaf = position & mask
+            found[leaf] = found.get(leaf, 0) ^ key_digest(position, versions)
+            hashed += 1
+        d.queues.cpu(node, now, d.params.merkle_cpu_us_per_key / 1e6 * max(1, hashed))
     return found
+
+
+def _held(d: Any, node: int, keys: Iterable[int], now: float) -> dict[int, list[Version]]:
+    """The versions ``node`` holds live for each of ``keys`` (keys it holds none of are left out)."""
+    store = d.stores[node]
+    live: dict[int, list[Version]] = {}
+    for key in keys:
+        versions = store.read(key, now)
+        if versions:
+            live[key] = versions
+    return live
 
 
 def _has(versions: list[Version], v: Version) -> bool:

@@ -13,9 +13,10 @@ when it served the read.
 
 from __future__ import annotations
 
+from heapq import heapreplace
 from typing import Any, Iterator, Optional
 
-from plugins.storage.dynamo.versions import Version, dominates, frontier, next_counter, truncate
+from plugins.storage.dynamo.versions import Version, add_version, frontier, live_at, truncate
 
 INF = float("inf")
 
@@ -54,6 +55,7 @@ class RequestPath:
         self.read_repair = p.read_repair
         self.unsafe = p.unsafe
         self.read_quorum = 1 if p.unsafe == "read_one_replica" else p.R
+        self.quorum_max = max(self.read_quorum, p.W)  # replies the usual path relies on
         self.timeout = p.request_timeout_ms / 1e3
         self.retries = p.client_retries
         self.clock_max = p.clock_max_entries
@@ -71,9 +73,27 @@ class RequestPath:
         self.miss_read_s = [c.miss_read_s for c in costs]
         self.hit_ratio = [c.hit_ratio for c in costs]
         self.always_hit = all(h >= 1.0 for h in self.hit_ratio)
+        self.usual_possible = self.client_driven and self.always_hit  # see ``usual_coordinator``
         self.queues.set_append(self.append_s, self.record, self.append_device)
-        self.served = [0] * len(self.nodes)  # replica requests per node (load balance)
-        self.coordinated = [0] * len(self.nodes)
+        # what the usual path's inlined queue jobs read (see ``usual_get``)
+        q = self.queues
+        self.factors, self.cpu_free, self.cpu_busy = q.factors, q.cpu_free, q.cpu_busy
+        self.disk_free, self.disk_busy, self.disk_written, self.device_written = (
+            q.disk_free, q.disk_busy, q.disk_written, q.device_written)
+        self.coord_job_s = [self.coord_cpu * inverse for inverse in q.inverse_speed]
+        self.replica_job_s = [self.replica_cpu * inverse for inverse in q.inverse_speed]
+        self.data = [store.data for store in self.stores]
+        # key -> the entries lists its home replicas hold (in preference order), so the usual
+        # path finds them with one lookup instead of N. A list object stays the same while the
+        # replica holds the key (entries change in place); only keys a node does not replicate
+        # are ever dropped (handoff, membership), and a ring change clears this.
+        self.home_entries: dict[int, tuple[list, ...]] = {}
+        self.served = [0] * len(self.nodes)  # replica requests per node (load balance) ...
+        # ... and those of the usual path, counted per key range of ``counted_ring`` (one
+        # request there is one for each home replica of the range): see ``served_counts``
+        self.counted_ring = d.ring
+        self.served_by_range = [0] * len(d.ring)
+        self.usual_ring = self._usual_ring()
         self.bytes_sent = 0.0  # every request and reply message
         self.read_repairs = 0
         self.read_repair_bytes = 0.0
@@ -83,6 +103,33 @@ class RequestPath:
         self.route_failures = 0  # no coordinator could be reached
         self.quorum_failures = 0  # too few replicas answered
         self.truncations = 0  # vector clocks cut to clock_max_entries
+
+    def served_counts(self) -> list[int]:
+        """Replica requests served per node (what the load-balance metrics count)."""
+        self._fold_range_counts()
+        return self.served
+
+    def ring_switched(self) -> None:
+        """``Dynamo.switch_ring`` has just replaced the ring."""
+        self._fold_range_counts()
+        self.usual_ring = self._usual_ring()
+        self.home_entries.clear()
+
+    def _fold_range_counts(self) -> None:
+        """Move the usual path's per-range counts to the nodes (while the ring they were
+        counted under is known) and count afresh under the current ring."""
+        served = self.served
+        for pref, count in zip(self.counted_ring.preference, self.served_by_range):
+            if count:
+                for node in pref:
+                    served[node] += count
+        self.counted_ring = self.d.ring
+        self.served_by_range = [0] * len(self.d.ring)
+
+    def _usual_ring(self) -> Any:
+        """The ring when the usual path may serve requests at all, else None."""
+        ring = self.d.ring
+        return ring if self.usual_possible and ring.replicas >= self.quorum_max else None
 
     def send(self, a: int, b: int, nbytes: float) -> float:
         """A message's one-way delay: latency + bytes at the slower NIC (as ``rt.send``)."""
@@ -202,17 +249,10 @@ class RequestPath:
         coord, t, rix = self.route(host, key, at, index)
         if coord < 0:
             return False, t, [], False
-        self.coordinated[coord] += 1
         cpu, append = self.queues.cpu, self.queues.append
         t = cpu(coord, t, self.coord_cpu)
         version = self._new_version(coord, t, index, context, value)
-        # With dotted clocks the coordinator ships the siblings it holds along with the new
-        # version, so no replica ever has a version without the concurrent ones it sits beside.
-        shipped = [version]
-        if self.dotted:
-            for old, _visible, superseded in self.stores[coord].data.get(key, ()):
-                if superseded > t and not dominates(version, old, True):
-                    shipped.append(old)
+        shipped = self._shipped(coord, key, version, t)
         floor = self.d.floor
         nodes, reachable, stores = self.nodes, self.reachable, self.stores
         latency, per_byte = self.latency[coord], self.per_byte[coord]  # delays are symmetric
@@ -250,9 +290,22 @@ class RequestPath:
         strict = all(home < 0 for _, home in quorum)
         return True, acked + self.send(coord, host, meta), shipped, strict
 
+    def _shipped(self, coord: int, key: int, version: Version, at: float) -> list[Version]:
+        """What the coordinator sends its replicas: the new version, and with dotted clocks the
+        siblings it holds beside it, so no replica ever has a version without the concurrent
+        ones it sits beside."""
+        shipped = [version]
+        if self.dotted:
+            seen = version.context  # ``dominates(version, old, True)``, inlined
+            for old, _visible, superseded in self.stores[coord].data.get(key, ()):
+                if superseded > at and seen.get(old.coord, 0) < old.counter:
+                    shipped.append(old)
+        return shipped
+
     def _new_version(self, coord: int, at: float, wid: int, context: Optional[dict], value: Any) -> Version:
         """The coordinator advances its own entry of the client's context (section 4.4)."""
-        counter = self.counters[coord] = next_counter(self.counters[coord], at)
+        last = self.counters[coord]
+        counter = self.counters[coord] = max(last + 1, int(at * 1e6))  # ``next_counter``, inlined
         if context is None:
             return Version({coord: counter}, {}, wid, at, coord, counter, value)
         clock = dict(context)
@@ -268,7 +321,6 @@ class RequestPath:
         coord, t, rix = self.route(host, key, at, index)
         if coord < 0:
             return Reply(False, t, [], False)
-        self.coordinated[coord] += 1
         cpu = self.queues.cpu
         t = cpu(coord, t, self.coord_cpu)
         nodes, reachable, stores = self.nodes, self.reachable, self.stores
@@ -333,6 +385,180 @@ class RequestPath:
         done = quorum_at + self.send(coord, host, meta + record * (len(siblings) or 1))
         return Reply(True, done, siblings, strict)
 
+    # -- the usual case, fused ------------------------------------------------------------
+    # Nearly every request of a run meets no fault: the client's view of the ring is current,
+    # the coordinator is reachable and suspects no one, and each of the key's home replicas is
+    # up, reachable, holds no corrupted file and serves reads from its page cache. For those
+    # requests ``usual_get`` and ``usual_put`` compute exactly what ``get`` and ``put`` compute
+    # (same queue jobs in the same order, same float operations) without the checks, the
+    # stand-ins and the failure branches. ``usual_coordinator`` decides, before anything is
+    # charged, so the general path can take over with no state changed.
+    def usual_coordinator(self, host: int, key: int, index: int) -> tuple[int, int]:
+        """(coordinator, range) when a request of ``host`` for ``key`` is usual, else (-1, -1)."""
+        d = self.d
+        ring = self.usual_ring
+        suspects = self.suspects
+        if ring is None or d.client_ring is not ring or suspects[host]:
+            return -1, -1
+        rix = d.key_ranges[key]
+        pref = ring.preference[rix]
+        coord = pref[index % len(pref)]  # as ``route``: the client library picks one of the top N
+        if suspects[coord]:
+            return -1, -1
+        nodes, reachable = self.nodes, self.reachable
+        cnode = nodes[coord]
+        if coord != host and not (cnode.alive and reachable(nodes[host], cnode)):
+            return -1, -1
+        for node in pref:
+            target = nodes[node]
+            if target.corrupted or (node != coord and not (target.alive and reachable(cnode, target))):
+                return -1, -1
+        return coord, rix
+
+    def _home_entries_of(self, key: int, pref: tuple[int, ...]) -> tuple[Optional[list], ...]:
+        """The entries lists of ``key`` on its home replicas ``pref`` (None where one holds none)."""
+        data = self.data
+        lists = tuple([data[node].get(key) for node in pref])
+        if None not in lists:
+            self.home_entries[key] = lists
+        return lists
+
+    def _reach_usual(self, host: int, coord: int, at: float) -> float:
+        """When the client's request reaches the coordinator (``route``'s direct hop)."""
+        if coord == host:
+            return at
+        nbytes = self.write_bytes
+        self.bytes_sent += nbytes
+        return at + (self.latency[host][coord] + nbytes * self.per_byte[host][coord])
+
+    def _coordinator_job(self, coord: int, at: float) -> float:
+        """The coordinator's CPU job, as ``ServiceQueues.cpu`` runs it: when it ends."""
+        seconds = self.coord_job_s[coord] * self.nodes[coord].cpu_slow * next(self.factors)
+        free = self.cpu_free[coord]
+        end = (free[0] if free[0] > at else at) + seconds
+        heapreplace(free, end)
+        self.cpu_busy[coord] += seconds
+        return end
+
+    def usual_get(self, host: int, coord: int, rix: int, key: int, at: float) -> tuple[float, list[Version]]:
+        """``get`` in the usual case: (when the client has the answer, the sibling versions);
+        it always succeeds, from the home replicas (a strict quorum)."""
+        t = self._reach_usual(host, coord, at)
+        t = self._coordinator_job(coord, t)
+        # CPU jobs exactly as ``ServiceQueues.cpu`` runs them, inlined (this is the hottest
+        # loop of a run): the mean cost on that node times the next service-time factor,
+        # started when the earliest core is free.
+        nodes, factors, cpu_free, cpu_busy = self.nodes, self.factors, self.cpu_free, self.cpu_busy
+        replica_job_s = self.replica_job_s
+        latency, per_byte = self.latency[coord], self.per_byte[coord]  # delays are symmetric
+        meta, record = self.meta, self.record
+        replies: list[tuple[float, int, int, list[Version]]] = []
+        singles: list[Optional[Version]] = []  # each reply's version when it has exactly one
+        sent = 0.0
+        self.served_by_range[rix] += 1  # served by each home replica
+        pref = self.d.ring.preference[rix]
+        home_entries = self.home_entries.get(key) or self._home_entries_of(key, pref)
+        for node, entries in zip(pref, home_entries):
+            if node == coord:
+                arrive = t
+            else:
+                arrive = t + latency[node] + meta * per_byte[node]
+            seconds = replica_job_s[node] * nodes[node].cpu_slow * next(factors)
+            free = cpu_free[node]
+            served = (free[0] if free[0] > arrive else arrive) + seconds
+            heapreplace(free, served)
+            cpu_busy[node] += seconds
+            # ``ReplicaStore.read``, inlined for a key's usual shapes: one version, or (once it
+            # has been written) the old one superseded by the new one
+            if entries is None:
+                versions = []
+            elif len(entries) == 1:
+                version, visible, superseded = entries[0]
+                versions = [version] if visible <= served < superseded else []
+            elif len(entries) == 2:
+                (old, old_from, old_until), (new, new_from, new_until) = entries
+                if old_from <= served < old_until:
+                    versions = [old, new] if new_from <= served < new_until else [old]
+                else:
+                    versions = [new] if new_from <= served < new_until else []
+            else:
+                versions = live_at(entries, served)
+            singles.append(versions[0] if len(versions) == 1 else None)
+            if node != coord:  # the request and the reply (bytes are whole numbers: any order sums exactly)
+                nbytes = meta + record * (len(versions) or 1)
+                sent += meta + nbytes
+                served += latency[node] + nbytes * per_byte[node]
+            replies.append((served, node, -1, versions))
+        self.bytes_sent += sent
+        replies.sort()
+        need = self.read_quorum
+        quorum_at, siblings = replies[need - 1][0], replies[need - 1][3]
+        # The usual case: every replica answered with the same single version (``count``
+        # compares Versions by identity). Otherwise the coordinator reconciles and repairs.
+        if singles[0] is None or singles.count(singles[0]) != len(singles):
+            siblings = _reconcile([answer[3] for answer in replies[:need]], self.dotted)
+            if self.read_repair and len(replies) > 1:
+                self._repair(coord, key, replies)
+        if coord == host:
+            return quorum_at, siblings
+        nbytes = meta + record * (len(siblings) or 1)
+        self.bytes_sent += nbytes
+        return quorum_at + (latency[host] + nbytes * per_byte[host]), siblings
+
+    def usual_put(self, host: int, coord: int, rix: int, key: int, at: float, index: int,
+                  context: Optional[dict], value: Any) -> tuple[float, list[Version]]:
+        """``put`` in the usual case: (when the client knows, the versions the coordinator
+        answered with); it is always acknowledged, by home replicas (a strict quorum)."""
+        t = self._reach_usual(host, coord, at)
+        t = self._coordinator_job(coord, t)
+        # CPU jobs and log appends exactly as ``ServiceQueues.cpu`` and ``append`` run them, inlined.
+        nodes, factors, cpu_free, cpu_busy = self.nodes, self.factors, self.cpu_free, self.cpu_busy
+        version = self._new_version(coord, t, index, context, value)
+        pref = self.d.ring.preference[rix]
+        home_entries = self.home_entries.get(key) or self._home_entries_of(key, pref)
+        shipped = self._shipped(coord, key, version, t)
+        floor, stores, dotted = self.d.floor, self.stores, self.dotted
+        latency, per_byte = self.latency[coord], self.per_byte[coord]  # delays are symmetric
+        meta, record, out_bytes = self.meta, self.record, self.write_bytes
+        replica_job_s, disk_free, disk_busy = self.replica_job_s, self.disk_free, self.disk_busy
+        append_s, disk_written, device_written = self.append_s, self.disk_written, self.device_written
+        append_device = self.append_device
+        acks: list[float] = []
+        sent = 0.0
+        self.served_by_range[rix] += 1  # served by each home replica
+        for node, entries in zip(pref, home_entries):  # the replica's CPU, then its log append
+            if node == coord:
+                arrive = t
+            else:
+                arrive = t + latency[node] + out_bytes * per_byte[node]
+                sent += out_bytes + meta
+            target = nodes[node]
+            seconds = replica_job_s[node] * target.cpu_slow * next(factors)
+            free = cpu_free[node]
+            served = (free[0] if free[0] > arrive else arrive) + seconds
+            heapreplace(free, served)
+            cpu_busy[node] += seconds
+            seconds = append_s[node] * target.disk_slow
+            free = disk_free[node]
+            applied = (free[0] if free[0] > served else served) + seconds
+            heapreplace(free, applied)
+            disk_busy[node] += seconds
+            disk_written[node] += record
+            device_written[node] += append_device[node]
+            acks.append(applied if node == coord else applied + latency[node] + meta * per_byte[node])
+            for v in shipped:
+                if entries is not None:
+                    add_version(entries, v, applied, floor, dotted)  # ``ReplicaStore.apply``
+                else:
+                    stores[node].apply(key, v, applied, floor)
+        self.bytes_sent += sent
+        acks.sort()
+        acked = acks[self.W - 1] if self.unsafe != "ack_before_quorum" else acks[0]
+        if coord == host:
+            return acked, shipped
+        self.bytes_sent += meta
+        return acked + (latency[host] + meta * per_byte[host]), shipped
+
     def _repair(self, coord: int, key: int, replies: list[tuple[float, int, int, list[Version]]]) -> None:
         """Read repair (section 5): once every reply is in, push the newest versions to the
         replicas that answered with stale ones."""
@@ -341,7 +567,7 @@ class RequestPath:
         for _, node, home, versions in replies:
             if home >= 0:
                 continue  # a stand-in holds the key only until its hint is delivered
-            missing = [v for v in latest if not any(v is x for x in versions)]
+            missing = [v for v in latest if v not in versions]  # (Versions compare by identity)
             if not missing:
                 continue
             nbytes = self.meta + self.record * len(missing)
@@ -351,10 +577,6 @@ class RequestPath:
                 self.stores[node].apply(key, version, applied, self.d.floor)
             self.read_repairs += 1
             self.read_repair_bytes += nbytes
-
-
-def _first(reply: tuple) -> float:
-    return reply[0]
 
 
 def _reconcile(answers: list[list[Version]], dotted: bool) -> list[Version]:

@@ -19,6 +19,7 @@ while a round trip is in flight takes effect from the next request on.
 from __future__ import annotations
 
 from heapq import heapreplace
+from itertools import chain, repeat
 from typing import Any, Callable, Iterator, Sequence
 
 from harness.sim.cluster import memory_spec
@@ -37,7 +38,10 @@ class ServiceQueues:
     def __init__(self, nodes: Sequence[Any], rng: Any = None) -> None:
         self.nodes = nodes
         self.rng = rng
-        self._factors: Iterator[float] = iter(())
+        # Every CPU job takes the next factor, in the order jobs are served: an endless
+        # stream (constant service times multiply by exactly 1.0, which changes no value).
+        self.factors: Iterator[float] = repeat(1.0) if rng is None else chain.from_iterable(
+            iter(lambda: rng.exponential(1.0, self.BATCH).tolist(), None))
         self.cpu_free = [[0.0] * n.cores for n in nodes]
         self.disk_free = [[0.0] * int(n.disks.capacity) for n in nodes]
         self.inverse_speed = [1.0 / n.speed for n in nodes]
@@ -49,13 +53,7 @@ class ServiceQueues:
 
     def cpu(self, node: int, arrive: float, ref_seconds: float) -> float:
         """Run ``ref_seconds`` of reference-core work arriving at ``arrive``: when it ends."""
-        seconds = ref_seconds * self.inverse_speed[node] * self.nodes[node].cpu_slow
-        if self.rng is not None:
-            factor = next(self._factors, None)
-            if factor is None:
-                self._factors = iter(self.rng.exponential(1.0, self.BATCH).tolist())
-                factor = next(self._factors)
-            seconds *= factor
+        seconds = ref_seconds * self.inverse_speed[node] * self.nodes[node].cpu_slow * next(self.factors)
         free = self.cpu_free[node]
         first = free[0]
         end = (first if first > arrive else arrive) + seconds

@@ -28,8 +28,8 @@ from plugins.storage.dynamo.handoff import HintStore, handoff_loop
 from plugins.storage.dynamo.membership import OPS, MembershipChange, MembershipStats, change_membership
 from plugins.storage.dynamo.ring import Ring, key_position
 from plugins.storage.dynamo.service import Delays, FailureDetector, ServiceQueues, StorageCosts
-from plugins.storage.dynamo.versions import INF, ReplicaStore, Version, merge
-from plugins.storage.ycsb.kv import INSERT, READ, RMW, SCAN, UPDATE, KvLoad, KvOp, drive
+from plugins.storage.dynamo.versions import INF, ReplicaStore, Version, live_at, merge
+from plugins.storage.ycsb.kv import INSERT, OP_NAMES, READ, RMW, SCAN, UPDATE, KvLoad, KvOp, drive
 
 ROUTINGS = ("client", "server")
 CLOCKS = ("dotted", "vector")
@@ -183,6 +183,10 @@ class Dynamo(System):
         self.storage_costs = [StorageCosts(node, load.record_bytes, p.cache_fraction, per_node) for node in rt.nodes]
         self.history = History(promise=p.R + p.W > p.N, keep_ops=p.keep_history)
         self.sessions = p.write_context == "session"  # clients keep each key's last context
+        self.merge = p.reconcile == "merge"
+        # op kinds the fused path can serve: reads, and updates that get their context first
+        self.usual_kinds = [not self.sessions and kind in (READ, UPDATE, RMW) for kind in range(len(OP_NAMES))]
+        self.nodes = rt.nodes
         self.contexts: list[dict[int, tuple]] = [{} for _ in range(clients)]
         self.cart_items: dict[int, list[int]] = {}
         self.lww_discarded = 0
@@ -199,13 +203,14 @@ class Dynamo(System):
         empty = frozenset() if self.params.reconcile == "merge" else -1
         preference, ranges = self.ring.preference, self.key_ranges
         stores = [store.data for store in self.stores]
-        # One loaded version per first replica: the same dot (node, 1) on different keys is fine.
-        loaded = {node: Version({node: 1}, {}, -1, 0.0, node, 1, empty) for node in self.ring.members}
+        # One loaded version per first replica: the same dot (node, 1) on different keys is fine,
+        # and so is one shared (immutable) entry.
+        loaded = {node: (Version({node: 1}, {}, -1, 0.0, node, 1, empty), 0.0, INF) for node in self.ring.members}
         for key in range(load.records):
             pref = preference[ranges[key]]
-            version = loaded[pref[0]]
+            entry = loaded[pref[0]]
             for node in pref:
-                stores[node][key] = [[version, 0.0, INF]]
+                stores[node][key] = [entry]
 
     def _place_ranges(self, ring: Ring, old: Optional[Ring]) -> None:
         """One file per (node, range) it replicates: what the fault schedule can corrupt."""
@@ -245,6 +250,7 @@ class Dynamo(System):
     def switch_ring(self, ring: Ring) -> None:
         self.keys.track(ring)
         self.ring = ring
+        self.path.ring_switched()  # the usual path's counts so far belong to the old ring
         self.key_ranges = self.keys.table(ring)
         self._place_ranges(ring, None)
         if self.params.routing != "client":
@@ -256,14 +262,20 @@ class Dynamo(System):
 
     # -- the kv interface ---------------------------------------------------------------
     def kv_submit(self, op: KvOp) -> tuple[bool, float]:
-        self.floor = op.at  # operations start in time order: nothing later can look before this
+        self.floor = at = op.at  # operations start in time order: nothing later can look before this
         client = op.client
         host = client % self.hosts
-        if not self.rt.nodes[host].alive:
-            client, host = self._session(client, op.at)
+        if not self.nodes[host].alive:
+            client, host = self._session(client, at)
             if host < 0:
-                return False, op.at  # every client host is down
-        kind, key, at, index = op.kind, op.key, op.at, op.index
+                return False, at  # every client host is down
+        kind, key, index = op.kind, op.key, op.index
+        if self.usual_kinds[kind]:
+            coord, rix = self.path.usual_coordinator(host, key, index)
+            if coord >= 0:  # nothing unusual on the way: the fused path (same results, less work)
+                if kind == READ:
+                    return self._usual_read(host, coord, rix, key, at)
+                return self._usual_update(host, coord, rix, key, at, index)
         session = self.contexts[client] if self.sessions else None
         if kind == READ:
             reply, context = self._get(host, key, at, index, want_context=session is not None)
@@ -299,21 +311,53 @@ class Dynamo(System):
                 return c, host
         return client, -1
 
+    # The fused path (``RequestPath.usual_coordinator``): reads, and updates that fetch their
+    # context first, with nothing unusual on their way. They always succeed, from strict
+    # quorums; the results are exactly those of ``_get`` and ``_put``.
+    def _usual_read(self, host: int, coord: int, rix: int, key: int, at: float) -> tuple[bool, float]:
+        done, versions = self.path.usual_get(host, coord, rix, key, at)
+        if len(versions) == 1:
+            self.history.read_one(key, at, done, versions[0].wid, True, self.ring.epoch)
+        else:
+            self._got(key, at, done, True, versions, True, False)
+        return True, done
+
+    def _usual_update(self, host: int, coord: int, rix: int, key: int, at: float, index: int
+                      ) -> tuple[bool, float]:
+        path, history, epoch = self.path, self.history, self.ring.epoch
+        fetched, versions = path.usual_get(host, coord, rix, key, at)
+        if len(versions) == 1:
+            v = versions[0]
+            history.read_one(key, at, fetched, v.wid, True, epoch)
+            context: Optional[tuple] = (v.clock, v.value, (v.wid,))
+        else:
+            context = self._got(key, at, fetched, True, versions, True, True)
+        value = self._value_to_write(context, index) if self.merge else index
+        done, shipped = path.usual_put(host, coord, rix, key, fetched, index, context[0] if context else None, value)
+        history.write(key, fetched, done, True, index, context[2] if context else (), True, epoch)
+        if self.merge:
+            self.cart_items.setdefault(key, []).append(index)
+        return True, done
+
     def _get(self, host: int, key: int, at: float, index: int, want_context: bool = True
              ) -> tuple[Reply, Optional[tuple]]:
         """A get, recorded; returns the reply and (if wanted) the client's resulting context
         (clock, value, versions seen) once siblings are reconciled."""
         reply = self.path.get(host, key, at, index)
-        versions = reply.versions
+        return reply, self._got(key, at, reply.done, reply.ok, reply.versions, reply.strict, want_context)
+
+    def _got(self, key: int, at: float, done: float, ok: bool, versions: list[Version], strict: bool,
+             want_context: bool) -> Optional[tuple]:
+        """Record a get in the history; the client's context if wanted and the get succeeded."""
         if len(versions) == 1:  # the usual case
             v = versions[0]
-            self.history.read(key, at, reply.done, reply.ok, [v.wid], reply.strict, self.ring.epoch)
-            return reply, (v.clock, v.value, (v.wid,)) if reply.ok and want_context else None
-        self.history.read(key, at, reply.done, reply.ok, [v.wid for v in versions], reply.strict, self.ring.epoch)
-        if reply.ok and versions:
+            self.history.read(key, at, done, ok, [v.wid], strict, self.ring.epoch)
+            return (v.clock, v.value, (v.wid,)) if ok and want_context else None
+        self.history.read(key, at, done, ok, [v.wid for v in versions], strict, self.ring.epoch)
+        if ok and versions:
             context = self._reconcile(versions)  # siblings are reconciled (and counted) either way
-            return reply, context if want_context else None
-        return reply, None
+            return context if want_context else None
+        return None
 
     def _reconcile(self, siblings: list[Version]) -> tuple:
         """The client merges siblings into one context: clocks merged, values by policy."""
@@ -327,10 +371,7 @@ class Dynamo(System):
 
     def _put(self, session: Optional[dict], host: int, key: int, at: float, index: int,
              context: Optional[tuple]) -> tuple[bool, float]:
-        if self.params.reconcile == "merge":  # add this write's item to the cart the client saw
-            value: Any = (context[1] if context else frozenset()) | {index}
-        else:
-            value = index
+        value = self._value_to_write(context, index)
         ok, done, answer, strict = self.path.put(host, key, at, index, context[0] if context else None, value)
         if answer:
             self.history.write(key, at, done, ok, index, context[2] if context else (), strict, self.ring.epoch)
@@ -338,9 +379,14 @@ class Dynamo(System):
             if session is not None:  # the client's next context: what the coordinator answered (Riak's return_body)
                 v = answer[0]
                 session[key] = (v.clock, v.value, (index,)) if len(answer) == 1 else self._reconcile(answer)
-            if self.params.reconcile == "merge":
+            if self.merge:
                 self.cart_items.setdefault(key, []).append(index)
         return ok, done
+
+    def _value_to_write(self, context: Optional[tuple], index: int) -> Any:
+        if self.merge:  # add this write's item to the cart the client saw
+            return (context[1] if context else frozenset()) | {index}
+        return index
 
     # -- after the workload -------------------------------------------------------------
     def _settle(self) -> Generator[Any, Any, None]:
@@ -406,23 +452,29 @@ class Dynamo(System):
         wanted = self.history.acked_keys()
         surviving: dict[int, set[int]] = {}
         for node in alive:
-            for key, entries in self.stores[node].data.items():
-                if key in wanted:
-                    held = surviving.setdefault(key, set())
-                    held.update(version.wid for version, _visible, superseded in entries if superseded > now)
+            data = self.stores[node].data
+            for key in wanted.intersection(data):  # (the order of keys and versions does not matter)
+                held = surviving.get(key)
+                if held is None:
+                    held = surviving[key] = set()
+                for version, _visible, superseded in data[key]:
+                    if superseded > now:
+                        held.add(version.wid)
         return surviving
 
     def _divergent_keys(self, alive: list[int], now: float) -> int:
         """Keys whose live home replicas do not hold the same versions at the end."""
         live = set(alive)
-        preference, ranges, stores = self.ring.preference, self.key_ranges, self.stores
+        preference, ranges = self.ring.preference, self.key_ranges
+        data = [store.data for store in self.stores]
         count = 0
         for key in range(len(self.keys.positions)):
             seen = None
             for node in preference[ranges[key]]:
                 if node not in live:
                     continue
-                versions = stores[node].read(key, now)
+                entries = data[node].get(key)
+                versions = live_at(entries, now) if entries else []  # ``ReplicaStore.read``
                 held = versions[0] if len(versions) == 1 else frozenset((v.coord, v.counter) for v in versions)
                 if seen is None:
                     seen = held
@@ -444,7 +496,8 @@ class Dynamo(System):
     def _balance(self) -> list[tuple[str, float, str]]:
         members = list(self.ring.members)
         keys = np.array([len(self.stores[m]) for m in members], dtype=np.float64)
-        requests = np.array([self.path.served[m] for m in members], dtype=np.float64)
+        served = self.path.served_counts()
+        requests = np.array([served[m] for m in members], dtype=np.float64)
         out = []
         for label, load, unit in (("keys", keys, "keys"), ("requests", requests, "requests")):
             mean = float(load.mean()) if len(load) else 0.0

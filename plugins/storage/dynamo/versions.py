@@ -83,17 +83,71 @@ def frontier(versions: Iterable[Version], dotted: bool = True) -> list[Version]:
     """Syntactic reconciliation: the versions no other one has seen (siblings)."""
     out: list[Version] = []
     for v in versions:
-        if any(o is v or o.coord == v.coord and o.counter == v.counter for o in out):
-            continue
-        if any(dominates(o, v, dotted) for o in out):
-            continue
-        out = [o for o in out if not dominates(v, o, dotted)]
-        out.append(v)
+        coord, counter = v.coord, v.counter
+        for o in out:  # already there, or seen by one that is (``dominates(o, v)``, inlined when dotted)
+            if o is v or (o.counter == counter and o.coord == coord) or (
+                    o.context.get(coord, 0) >= counter if dotted else descends(o.clock, v.clock)):
+                break
+        else:
+            out = [o for o in out if not dominates(v, o, dotted)]
+            out.append(v)
     return out
 
 
+def live_at(entries: list[tuple], at: float) -> list[Version]:
+    """The versions of ``entries`` live at time ``at``, in stored order (a plain loop: a
+    comprehension costs twice as much for the two or three entries a hot key has)."""
+    live = []
+    for version, visible, superseded in entries:
+        if visible <= at < superseded:
+            live.append(version)
+    return live
+
+
+Entry = tuple[Version, float, float]  # (version, visible_from, superseded_at)
+
+
+def add_version(entries: list[Entry], version: Version, at: float, floor: float, dotted: bool) -> bool:
+    """``ReplicaStore.apply`` to the entries a replica already holds for a key (see there)."""
+    coord, counter, seen = version.coord, version.counter, version.context
+    until = INF  # when the new version stops being visible
+    expired = 0
+    for i, e in enumerate(entries):
+        old, visible, superseded = e
+        if old is version or (old.counter == counter and old.coord == coord):
+            if at < visible:
+                entries[i] = (old, at, superseded)  # the same version arriving earlier by another path
+            return False
+        if superseded <= floor:
+            expired += 1
+            stale = e
+            continue
+        # ``dominates`` both ways, inlined for dotted clocks: every replica write runs this loop.
+        if (seen.get(old.coord, 0) >= old.counter) if dotted else descends(version.clock, old.clock):
+            cut = visible if visible > at else at  # the new one supersedes the old (from when both are here)
+            if cut < superseded:
+                entries[i] = (old, visible, cut)
+        elif (old.context.get(coord, 0) >= counter) if dotted else descends(old.clock, version.clock):
+            # an older version arriving late: visible only until the newer one
+            cut = visible if visible > at else at
+            if cut < until:
+                until = cut
+    if expired == 1 and at > floor:
+        # The usual case: the version the key had before its last write. (Cuts made above
+        # are >= at > floor, so no other entry expired; and no two entries hold the same
+        # version, so ``remove`` finds this one.)
+        entries.remove(stale)
+    elif expired:
+        entries[:] = [e for e in entries if e[2] > floor]
+    entries.append((version, at, until))
+    return True
+
+
 class ReplicaStore:
-    """One node's versions, by key: entries ``[version, visible_from, superseded_at]``.
+    """One node's versions, by key: a list of entries ``(version, visible_from, superseded_at)``.
+
+    Entries are tuples, replaced rather than changed when a time moves: a read then touches
+    one object per entry, and the records loaded before the run can share theirs.
 
     ``floor`` is the earliest instant any future request can observe (the issue time of the
     operation being computed: later operations start no earlier); versions superseded
@@ -103,39 +157,16 @@ class ReplicaStore:
     __slots__ = ("data", "dotted")
 
     def __init__(self, dotted: bool = True) -> None:
-        self.data: dict[int, list[list]] = {}
+        self.data: dict[int, list[Entry]] = {}
         self.dotted = dotted
 
     def apply(self, key: int, version: Version, at: float, floor: float) -> bool:
         """Store ``version`` from time ``at``; returns False if it was already there."""
         entries = self.data.get(key)
-        new = [version, at, INF]
         if entries is None:
-            self.data[key] = [new]
+            self.data[key] = [(version, at, INF)]
             return True
-        dotted = self.dotted
-        expired = False
-        for e in entries:
-            old = e[0]
-            if old is version or (old.coord == version.coord and old.counter == version.counter):
-                if at < e[1]:
-                    e[1] = at  # the same version arriving earlier by another path
-                return False
-            if e[2] <= floor:
-                expired = True
-                continue
-            if dominates(version, old, dotted):  # the new one supersedes the old (from when both are here)
-                cut = e[1] if e[1] > at else at
-                if cut < e[2]:
-                    e[2] = cut
-            elif dominates(old, version, dotted):  # an older version arriving late: visible only until the newer one
-                cut = e[1] if e[1] > at else at
-                if cut < new[2]:
-                    new[2] = cut
-        if expired:
-            entries[:] = [e for e in entries if e[2] > floor]
-        entries.append(new)
-        return True
+        return add_version(entries, version, at, floor, self.dotted)
 
     def read(self, key: int, at: float) -> list[Version]:
         """The versions live on this replica at time ``at`` (siblings when more than one)."""
@@ -145,12 +176,12 @@ class ReplicaStore:
         if len(entries) == 1:
             e = entries[0]
             return [e[0]] if e[1] <= at < e[2] else []
-        return [e[0] for e in entries if e[1] <= at < e[2]]
+        return live_at(entries, at)
 
     def keys(self) -> list[int]:
         return list(self.data)
 
-    def drop(self, key: int) -> Optional[list[list]]:
+    def drop(self, key: int) -> Optional[list[Entry]]:
         return self.data.pop(key, None)
 
     def __len__(self) -> int:

@@ -23,6 +23,7 @@ omission) and recorded per operation kind; failures count against availability.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any, Generator, Protocol, runtime_checkable
 
@@ -114,16 +115,14 @@ def drive(rt: Any, workload: Any, service: Any) -> Generator[Any, Any, KvStats]:
 def _drive_analytic(rt: Any, workload: Any, service: Any, ops: Any, stats: KvStats) -> Generator[Any, Any, None]:
     env = rt.env
     if workload.open_loop:
-        times, kinds, keys, lens, clients = ops.columns()
+        columns = ops.columns()
+        times = columns[0]  # never decreasing
         i, n = 0, len(times)
-        submit, completed = service.kv_submit, stats.completed
         while i < n:
-            horizon = env.peek()  # the next fault / background event: ops before it are safe to batch
-            while i < n and times[i] <= horizon:
-                op = KvOp(kinds[i], keys[i], times[i], clients[i], lens[i], i)
-                ok, done = submit(op)
-                completed(op, ok, done)
-                i += 1
+            # the next fault / background event: the operations up to it are safe to batch
+            stop = bisect_right(times, env.peek(), i)
+            _submit_batch(service.kv_submit, columns, i, stop, stats)
+            i = stop
             if i < n:
                 yield env.timeout(times[i] - env.now)
         if stats.last_done > env.now:
@@ -149,6 +148,30 @@ def _drive_analytic(rt: Any, workload: Any, service: Any, ops: Any, stats: KvSta
             yield env.timeout(max(0.0, ready[0][0] - env.now))
     if stats.last_done > env.now:
         yield env.timeout(stats.last_done - env.now)
+
+
+def _submit_batch(submit: Any, columns: tuple[list, ...], start: int, stop: int, stats: KvStats) -> None:
+    """Submit operations ``start``..``stop``-1 of an open loop in order and count them as
+    ``KvStats.completed`` does, with local counters (this loop runs once per operation)."""
+    times, kinds, keys, lens, clients = columns
+    latency = stats.recorder.latency
+    succeeded = failed = 0
+    last_done = stats.last_done
+    batch = zip(times[start:stop], kinds[start:stop], keys[start:stop], clients[start:stop], lens[start:stop])
+    for i, (at, kind, key, client, scan_len) in enumerate(batch, start):
+        ok, done = submit(KvOp(kind, key, at, client, scan_len, i))
+        if done > last_done:
+            last_done = done
+        if ok:
+            succeeded += 1
+            latency(OP_NAMES[kind], done - at)
+        else:
+            failed += 1
+    if start < stop and times[start] < stats.first_start:  # the batch's earliest start
+        stats.first_start = times[start]
+    stats.last_done = last_done
+    stats.ok += succeeded
+    stats.failed += failed
 
 
 # -- any system: one SimPy process per operation -------------------------------------------
