@@ -200,7 +200,7 @@ class Dynamo(System):
         yield
 
     def _load_records(self, load: KvLoad) -> None:
-        empty = frozenset() if self.params.reconcile == "merge" else -1
+        empty = frozenset() if self.merge else -1
         preference, ranges = self.ring.preference, self.key_ranges
         stores = [store.data for store in self.stores]
         # One loaded version per first replica: the same dot (node, 1) on different keys is fine,
@@ -332,7 +332,7 @@ class Dynamo(System):
             context: Optional[tuple] = (v.clock, v.value, (v.wid,))
         else:
             context = self._got(key, at, fetched, True, versions, True, True)
-        value = self._value_to_write(context, index) if self.merge else index
+        value = self._value_to_write(context, index)
         done, shipped = path.usual_put(host, coord, rix, key, fetched, index, context[0] if context else None, value)
         history.write(key, fetched, done, True, index, context[2] if context else (), True, epoch)
         if self.merge:
@@ -362,7 +362,7 @@ class Dynamo(System):
     def _reconcile(self, siblings: list[Version]) -> tuple:
         """The client merges siblings into one context: clocks merged, values by policy."""
         clock = merge(v.clock for v in siblings)
-        if self.params.reconcile == "merge":  # a shopping cart: the union of every sibling's items
+        if self.merge:  # a shopping cart: the union of every sibling's items
             value: Any = frozenset().union(*(v.value for v in siblings))
         else:  # last writer wins: the other siblings' updates are discarded
             value = max(siblings, key=_lww_order).value
@@ -439,7 +439,7 @@ class Dynamo(System):
             ("lww_discarded_siblings", self.lww_discarded, "versions"),
             ("divergent_keys", self._divergent_keys(alive, now), "keys"),
         ]
-        if self.params.reconcile == "merge":
+        if self.merge:
             values.append(("cart_items_lost", self._cart_items_lost(alive, now), "items"))
         values += self._balance()
         for name, value, unit in values:
