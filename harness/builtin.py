@@ -84,6 +84,7 @@ def _hardware_issues(prefix: str, hw: DictConfig) -> Iterator[ConfigIssue]:
         yield from _at_least(f"{prefix}.memory.{key}", hw.memory[key], 0)
     if not 0 <= hw.memory.swappiness <= 200:
         yield ConfigIssue(f"{prefix}.memory.swappiness", hw.memory.swappiness, "must be between 0 and 200")
+    yield from _dirty_issues(f"{prefix}.memory", hw.memory)
     if hw.disk.kind not in DISK_KINDS:
         yield ConfigIssue(f"{prefix}.disk.kind", hw.disk.kind, f"allowed: {', '.join(DISK_KINDS)}")
     yield from _at_least(f"{prefix}.disk.count", hw.disk.count, 1)
@@ -95,6 +96,15 @@ def _hardware_issues(prefix: str, hw: DictConfig) -> Iterator[ConfigIssue]:
     for key in ("hourly_usd", "purchase_usd", "electricity_usd_per_kwh"):
         yield from _at_least(f"{prefix}.price.{key}", hw.price[key], 0)
     yield from _positive(f"{prefix}.price.lifetime_years", hw.price.lifetime_years)
+
+
+def _dirty_issues(prefix: str, memory: DictConfig) -> Iterator[ConfigIssue]:
+    if not 0 <= memory.dirty_ratio <= 100:
+        yield ConfigIssue(f"{prefix}.dirty_ratio", memory.dirty_ratio, "must be a percentage, 0 to 100")
+    elif memory.dirty_ratio > 0 and not 0 <= memory.dirty_background_ratio < memory.dirty_ratio:
+        yield ConfigIssue(f"{prefix}.dirty_background_ratio", memory.dirty_background_ratio,
+                          f"must be >= 0 and below dirty_ratio ({memory.dirty_ratio})")
+    yield from _at_least(f"{prefix}.dirty_expire_s", memory.dirty_expire_s, 0)
 
 
 def _cluster_issues(cluster: DictConfig) -> Iterator[ConfigIssue]:

@@ -29,6 +29,12 @@ class MemorySpecConfig:
     os_reserved_mib: float = 0.0
     swap_mib: float = 0.0
     swappiness: int = 60
+    # Linux's write-back sysctls (vm.dirty_ratio, vm.dirty_background_ratio, in percent of the
+    # dirtyable memory, and vm.dirty_expire_centisecs / 100). Only buffered writes use them;
+    # dirty_ratio 0 makes those writes synchronous.
+    dirty_ratio: float = 20.0
+    dirty_background_ratio: float = 10.0
+    dirty_expire_s: float = 30.0
 
 
 @dataclass

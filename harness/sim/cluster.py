@@ -30,6 +30,7 @@ class NodeStats:
     net_recv_bytes: float = 0.0
     swap_out_bytes: float = 0.0
     swap_in_bytes: float = 0.0
+    write_dropped_bytes: float = 0.0  # buffered writes deleted before write-back reached them
     down_s: float = 0.0
 
 
@@ -87,6 +88,9 @@ def memory_spec(profile: Any) -> MemorySpec:
         os_reserved_bytes=m.os_reserved_mib * MIB,
         swap_bytes=m.swap_mib * MIB,
         swappiness=int(m.swappiness),
+        dirty_ratio=float(m.dirty_ratio),
+        dirty_background_ratio=float(m.dirty_background_ratio),
+        dirty_expire_s=float(m.dirty_expire_s),
     )
 
 

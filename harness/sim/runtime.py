@@ -21,6 +21,7 @@ from harness.sim.kernel import Kernel
 from harness.sim.models.disk import disk_cost
 from harness.sim.models.memory import MemoryEffect, MemoryModel
 from harness.sim.network import NetworkDriver
+from harness.sim.writeback import WriteBack
 
 DEFAULT_MESSAGE_BYTES = 256
 SWAP_READ_BYTES = 32 * 1024  # swap readahead: 2**vm.page-cluster (3) pages of 4 KiB
@@ -78,6 +79,7 @@ class Runtime:
         self._partitions: list[tuple[frozenset[int], frozenset[int] | None]] = []
         self._transfers: dict[int, tuple[Node, Node, simpy.Process]] = {}
         self.recover_listeners: list[Callable[[Node], None]] = []
+        self._writebacks: dict[int, WriteBack] = {}
 
     # -- time, randomness, processes ------------------------------------------------
     @property
@@ -184,26 +186,54 @@ class Runtime:
         return nbytes
 
     def write(
-        self, node: Node, nbytes: float, pattern: str = "seq", file: str | None = None, offset: float = 0.0
+        self,
+        node: Node,
+        nbytes: float,
+        pattern: str = "seq",
+        file: str | None = None,
+        offset: float = 0.0,
+        buffered: bool = False,
     ) -> simpy.Process:
-        """Write to disk (write-through; the data stays in the page cache when ``file`` is named)."""
-        return self._op(self._write(node, nbytes, pattern, file, offset), (node,))
+        """Write to disk; the data stays in the page cache when ``file`` is named.
+
+        By default the write is synchronous (``O_SYNC``, or a write followed by ``fsync``): it
+        ends when the disk has it. ``buffered=True`` is a plain ``write(2)``: it ends once the
+        data is dirty in the page cache, unless the node's dirty limit holds it, and the
+        node's flusher writes it out later (harness/sim/writeback.py)."""
+        return self._op(self._write(node, nbytes, pattern, file, offset, buffered), (node,))
 
     def _write(
-        self, node: Node, nbytes: float, pattern: str, file: str | None, offset: float
+        self, node: Node, nbytes: float, pattern: str, file: str | None, offset: float, buffered: bool
     ) -> Generator[Any, Any, None]:
         self._require(node)
         if file is not None:
             effect = node.memory.write_file(file, offset, nbytes)
             yield from self._apply_memory_effect(node, effect, "seq")
-        yield from self._disk(node, "write", nbytes, pattern)
+        writeback = self._writeback(node) if buffered else None
+        if writeback is None:
+            yield from self._disk(node, "write", nbytes, pattern)
+        elif nbytes > 0:
+            yield from writeback.write(file, nbytes, pattern)
         if file is not None:
             stored = node.files.get(file, 0.0)
             if offset <= 0 and nbytes >= stored:
                 node.corrupted.discard(file)  # a whole rewrite replaces the bad bytes; an append keeps them
             node.files[file] = max(stored, offset + nbytes)
 
+    def sync(self, node: Node) -> simpy.Process:
+        """``sync(2)``: ends when every buffered write of the node has reached its disk."""
+        return self._op(self._sync(node), (node,))
+
+    def _sync(self, node: Node) -> Generator[Any, Any, None]:
+        self._require(node)
+        writeback = self._writebacks.get(node.id)
+        if writeback is not None:
+            yield from writeback.sync()
+
     def delete(self, node: Node, file: str) -> None:
+        writeback = self._writebacks.get(node.id)
+        if writeback is not None:
+            node.stats.write_dropped_bytes += writeback.drop(file)
         node.files.pop(file, None)
         node.corrupted.discard(file)
         node.memory.drop_file(file)
@@ -238,6 +268,23 @@ class Runtime:
             yield from self._disk(node, "read", effect.swap_in_bytes, "rand", SWAP_READ_BYTES)
         if effect.disk_read_bytes > 0:
             yield from self._disk(node, "read", effect.disk_read_bytes, pattern)
+
+    def _writeback(self, node: Node) -> WriteBack | None:
+        """The node's dirty data and flusher, made on the first buffered write."""
+        writeback = self._writebacks.get(node.id)
+        spec = node.memory.spec
+        if writeback is None and spec.dirty_ratio > 0:
+            writeback = WriteBack(
+                self.env,
+                spawn=lambda body: self._bind(self.env.process(_ignore_crash(body)), (node,)),
+                write_out=lambda nbytes, pattern: self._disk(node, "write", nbytes, pattern),
+                dirtyable=lambda: node.memory.free_bytes + node.memory.cache_bytes,
+                ratio=spec.dirty_ratio,
+                background_ratio=spec.dirty_background_ratio,
+                expire_s=spec.dirty_expire_s,
+            )
+            self._writebacks[node.id] = writeback
+        return writeback
 
     def _disk(
         self, node: Node, op: str, nbytes: float, pattern: str, request_bytes: float | None = None
@@ -374,6 +421,9 @@ class Runtime:
             if nid == node.id:
                 box.items.clear()
         node.memory = MemoryModel(memory_spec(node.profile))  # RAM and page cache are lost
+        writeback = self._writebacks.pop(node.id, None)
+        if writeback is not None:  # ...and with them the writes still dirty: those files are damaged
+            node.corrupted |= writeback.lose()
 
     def recover(self, node: Node) -> None:
         if node.alive:

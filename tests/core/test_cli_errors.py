@@ -12,6 +12,7 @@ CASES = [
     (["hardware=__nope__"], ["hardware", "__nope__", "rpi3"]),
     (["seed=notanumber"], ["seed", "notanumber"]),  # wrong type
     (["hardware.cpu.cores=0"], ["hardware.cpu.cores", "0", ">= 1"]),  # semantic check
+    (["hardware.memory.dirty_background_ratio=30"], ["hardware.memory.dirty_background_ratio", "30", "below dirty_ratio"]),
     (["cluster.rack_uplink_gbit=-5"], ["cluster.rack_uplink_gbit", "-5", "> 0"]),  # negative bandwidth
     (["+system.no_such_knob=1"], ["no_such_knob"]),  # unknown key in a plugin's params
     (["system=rpc_pool", "workload=wordcount"], ["workload", "wordcount", "cannot serve"]),

@@ -34,8 +34,11 @@ def test_pipelining_is_faster_than_stock_and_writes_no_blob() -> None:
     stock = metrics("system=docker_pull", "cluster=deploy_100mbps")
     piped = metrics("system=docker_pull_pipe", "cluster=deploy_100mbps")
     assert piped["deploy_time"] < 0.9 * stock["deploy_time"]
-    # stock Docker writes each compressed blob to a temporary file first; the pipe does not
-    assert stock["deploy_bytes_written"] - piped["deploy_bytes_written"] == pytest.approx(3e6, rel=0.01)
+    # stock Docker writes each compressed blob to a temporary file first (to the card, or only to
+    # the page cache if it is deleted before write-back reaches it); the pipe does not
+    def handed_to_the_kernel(m: dict[str, float]) -> float:
+        return m["deploy_bytes_written"] + m["deploy_bytes_dropped"]
+    assert handed_to_the_kernel(stock) - handed_to_the_kernel(piped) == pytest.approx(3e6, rel=0.01)
     assert piped["deploy_network_time"] == pytest.approx(stock["deploy_network_time"], rel=0.01)
 
 
@@ -69,6 +72,13 @@ def test_all_three_gain_least_on_the_slowest_network() -> None:
     assert all(g > 0 for g in gains)
     assert gains[0] == min(gains)
     assert gain("docker_pi", "100mbps") > max(gain(s, "100mbps") for s in ("docker_pull_seq", "docker_pull_mt"))
+
+
+def test_the_seeds_image_on_a_pi_at_100_mbps_lands_in_the_seeds_ranges() -> None:
+    # seed 003 on a Raspberry Pi 3: pipelining 20-55%, all three 50-73% on decent networks
+    seed = ("workload.image=ubuntu_seed", "hardware=rpi3")
+    assert 0.20 <= gain("docker_pull_pipe", "100mbps", *seed) <= 0.55
+    assert 0.50 <= gain("docker_pi", "100mbps", *seed) <= 0.73
 
 
 def test_moby_rule_starts_extraction_before_every_download_is_in() -> None:

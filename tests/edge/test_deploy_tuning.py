@@ -38,7 +38,7 @@ def test_higher_swappiness_swaps_cold_heap_and_rereads_fewer_files() -> None:
 
 def test_an_aligned_card_with_big_blocks_deploys_faster_and_programs_fewer_bytes() -> None:
     stock, tuned = deployment("rpi3"), deployment("rpi3_tuned")
-    assert tuned["deploy_time"] < stock["deploy_time"]
+    assert tuned["deploy_sync_time"] < stock["deploy_sync_time"]  # until the image is on the card
     assert tuned["deploy_disk_busy"] < 0.8 * stock["deploy_disk_busy"]
     assert tuned["deploy_device_bytes_written"] < stock["deploy_device_bytes_written"]
 

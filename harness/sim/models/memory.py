@@ -33,6 +33,10 @@ class MemorySpec:
     swap_bytes: float
     swappiness: int  # 0..200 (Linux semantics)
     page_bytes: float = float(1 << 20)  # accounting granularity, not the MMU page size
+    # Write-back of buffered writes (harness/sim/writeback.py); dirty_ratio 0 = write-through.
+    dirty_ratio: float = 20.0  # percent of dirtyable memory
+    dirty_background_ratio: float = 10.0
+    dirty_expire_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not _finite(self.ram_bytes) or self.ram_bytes <= 0:
@@ -46,6 +50,14 @@ class MemorySpec:
             raise ValueError(f"memory.swappiness={self.swappiness!r}: expected an integer in 0..{MAX_SWAPPINESS}")
         if not _finite(self.page_bytes) or self.page_bytes <= 0:
             raise ValueError(f"memory.page_bytes={self.page_bytes!r}: expected a number > 0")
+        if not _finite(self.dirty_ratio) or not 0 <= self.dirty_ratio <= 100:
+            raise ValueError(f"memory.dirty_ratio={self.dirty_ratio!r}: expected a percentage, 0 to 100")
+        if self.dirty_ratio > 0 and (not _finite(self.dirty_background_ratio)
+                                     or not 0 <= self.dirty_background_ratio < self.dirty_ratio):
+            raise ValueError(f"memory.dirty_background_ratio={self.dirty_background_ratio!r}: "
+                             f"expected >= 0 and below dirty_ratio ({self.dirty_ratio})")
+        if not _finite(self.dirty_expire_s) or self.dirty_expire_s < 0:
+            raise ValueError(f"memory.dirty_expire_s={self.dirty_expire_s!r}: expected a number >= 0")
         if self.frames < 1:
             raise ValueError("memory: ram_bytes - os_reserved_bytes is smaller than one page")
 

@@ -34,9 +34,6 @@ from plugins.edge.deploy.plan import Chunk
 
 MANIFEST_BYTES = 8 * 1024.0  # image manifest + config JSON (ESTIMATE: a few KiB)
 JOURNAL_COPIES = 2  # jbd2 journals metadata blocks, then checkpoints them in place
-# Blob chunks written behind the download before it waits for the oldest: Linux lets a writer
-# run ahead of the disk only up to its dirty limits, and a short queue keeps reads flowing.
-WRITE_BEHIND_CHUNKS = 2
 # Chunks buffered between dockerd and its untar child: the real pipe holds 64 KiB, far less than
 # a chunk, so one chunk is the smallest buffer this granularity can express.
 UNTAR_PIPE_CHUNKS = 1
@@ -140,7 +137,6 @@ class Puller:
 
         A chunk is handed on only once it is decrypted and hashed (one goroutine copies the
         plaintext through the digest into the file or pipe), while the next chunk is in flight."""
-        writes: list[Any] = []
         received: tuple[Chunk, float] | None = None  # fetched, still being decrypted and hashed
         arrival: list[Any] = []
         offset = 0.0
@@ -148,24 +144,19 @@ class Puller:
             yield from self._fetch(self.registry, chunk.compressed, job.blob, offset)
             if received is not None:
                 yield self.rt.all_of(arrival)
-                yield from self._hand_on(job, *received, sink, writes)
+                yield from self._hand_on(job, *received, sink)
             arrival = self._on_arrival(chunk.compressed)
             received = (chunk, offset)
             offset += chunk.compressed
         if received is not None:
             yield self.rt.all_of(arrival)
-            yield from self._hand_on(job, *received, sink, writes)
-        yield self.rt.all_of(writes)
+            yield from self._hand_on(job, *received, sink)
 
-    def _hand_on(self, job: LayerJob, chunk: Chunk, offset: float, sink: Pipe | None,
-                 writes: list[Any]) -> Generator[Any, Any, None]:
+    def _hand_on(self, job: LayerJob, chunk: Chunk, offset: float, sink: Pipe | None) -> Generator[Any, Any, None]:
         if sink is not None:
             yield sink.put(chunk)
-            return
-        # write-behind of the temporary blob, a few chunks deep (dirty-page throttling)
-        writes.append(self.rt.write(self.node, chunk.compressed, "seq", file=self._tmp(job), offset=offset))
-        if len(writes) > WRITE_BEHIND_CHUNKS:
-            yield writes[-WRITE_BEHIND_CHUNKS - 1]
+        else:  # a plain write(2) to the temporary blob: the page cache takes it unless at its dirty limit
+            yield self.rt.write(self.node, chunk.compressed, "seq", file=self._tmp(job), offset=offset, buffered=True)
 
     def _on_arrival(self, nbytes: float) -> list[Any]:
         """CPU for bytes just received: the kernel's receive path, then the download goroutine,
@@ -305,19 +296,22 @@ class Puller:
     def _extract(self, job: LayerJob, chunk: Chunk) -> Generator[Any, Any, None]:
         cpu = chunk.new_files * self.costs.tar_file + chunk.uncompressed * self.costs.copy_per_byte
         yield self.rt.compute(self.node, cpu)
-        writes = [self.rt.write(self.node, size, "seq", file=job.rootfs, offset=at) for at, size in chunk.pieces]
+        # The untar's writes are buffered: nothing in it calls fsync.
+        writes = [self.rt.write(self.node, size, "seq", file=job.rootfs, offset=at, buffered=True)
+                  for at, size in chunk.pieces]
         self._metadata_credit += chunk.new_files / max(1, self.costs.inodes_per_metadata_write)
         blocks = int(self._metadata_credit)
         if blocks:
             # ext4 (data=ordered) writes each metadata block twice: to the journal, then home. A
             # tar creates inodes in order, so both streams are nearly sequential.
             self._metadata_credit -= blocks
-            writes.append(self.rt.write(self.node, JOURNAL_COPIES * blocks * self._fs_block, "seq"))
+            writes.append(self.rt.write(self.node, JOURNAL_COPIES * blocks * self._fs_block, "seq", buffered=True))
         if writes:
             yield self.rt.all_of(writes)
 
     def _commit(self, job: LayerJob) -> Generator[Any, Any, None]:
-        """The layer store's metadata (diff id, size, cache id, parent, tar-split)."""
+        """The layer store's metadata (diff id, size, cache id, parent, tar-split), each file
+        written with moby's ``AtomicWriteFile``, which fsyncs it: synchronous writes."""
         if self.costs.layer_commit_writes > 0:
             yield self.rt.write(self.node, self.costs.layer_commit_writes * self._fs_block, "rand")
         self.registered.add(job.index)

@@ -4,7 +4,7 @@
 
 SWEEP_DIR is a ``harness -m system=docker_pull workload=image_pull,memory_tight
 hardware=rpi3,rpi3_tuned hardware.memory.swappiness=1,60,100 ...`` sweep (any subset). One
-Markdown row per run: deployment time and bytes, request latency, file data re-read from the
+Markdown row per run: deployment time (pull, and pull + sync) and bytes, request latency, file data re-read from the
 SD card, swap traffic, device bytes programmed. The figures are simulated.
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 MB = 1e6
 COLUMNS = (  # (header, metric, scale)
     ("deploy time (s)", "deploy_time", 1.0),
+    ("deploy + sync (s)", "deploy_sync_time", 1.0),
     ("deploy disk busy (s)", "deploy_disk_busy", 1.0),
     ("request p50 (ms)", "latency_request_p50", 1e-3),
     ("request p99 (ms)", "latency_request_p99", 1e-3),
