@@ -11,9 +11,9 @@ The figures are simulated; the table says so.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any
+
+from harness.results.record import load_records, metric_value
 
 STRATEGIES = ("docker_pull_seq", "docker_pull_mt", "docker_pull_pipe", "docker_pi")
 LABELS = {"docker_pull_seq": "sequential download", "docker_pull_mt": "multi-threaded gunzip",
@@ -24,13 +24,12 @@ LINKS = ("deploy_256kbps", "deploy_1mbps", "deploy_10mbps", "deploy_100mbps", "d
 def deploy_times(sweep: Path) -> dict[tuple[str, str, str], float]:
     """(hardware, cluster, system choice) -> deployment time, from ok records."""
     out: dict[tuple[str, str, str], float] = {}
-    for path in sorted(sweep.rglob("record.json")):
-        record: dict[str, Any] = json.loads(path.read_text())
-        metrics = {m["name"]: m["value"] for m in record.get("metrics", [])}
-        if record.get("status") != "ok" or "deploy_time" not in metrics:
+    for record in load_records(sweep):
+        deploy_time = metric_value(record, "deploy_time")
+        if record["status"] != "ok" or deploy_time is None:
             continue
         choices = record.get("choices", {})
-        out[(choices.get("hardware"), choices.get("cluster"), choices.get("system"))] = metrics["deploy_time"]
+        out[(choices.get("hardware"), choices.get("cluster"), choices.get("system"))] = deploy_time
     return out
 
 

@@ -11,10 +11,11 @@ SD card, swap traffic, device bytes programmed. The figures are simulated.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 from typing import Any
+
+from harness.results.record import load_records
 
 MB = 1e6
 COLUMNS = (  # (header, metric, scale)
@@ -35,9 +36,8 @@ COLUMNS = (  # (header, metric, scale)
 def rows(sweeps: list[Path]) -> list[dict[str, Any]]:
     out = []
     for sweep in sweeps:
-        for path in sorted(sweep.rglob("record.json")):
-            record = json.loads(path.read_text())
-            if record.get("status") != "ok":
+        for record in load_records(sweep):
+            if record["status"] != "ok":
                 continue
             config = record.get("config", {})
             metrics = {m["name"]: m["value"] for m in record.get("metrics", [])}
